@@ -168,3 +168,107 @@ def per_sample_grads_loop(policy: torch.nn.Module, value_fn: Callable, s0: Tenso
 def flatten_grads(grads: dict[str, Tensor]) -> Tensor:
     """Concatenate per-sample gradients into one (N, P) matrix."""
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
+
+
+def trajectory_jacobians(policy: torch.nn.Module, model: Callable, s0: Tensor, noise: Noise,
+                         steps: int) -> tuple[Tensor, Tensor]:
+    """Exact pathwise derivatives dŝ_i/dθ and dâ_i/dθ, i = 0..steps, of (C.9) and (C.12).
+
+    Unrolls ŝ_{i+1} = f(ŝ_i, â_i, ξ_i), â_i = π_θ(ŝ_i, ς_i) with ``model`` (pass f̂ or the true f)
+    and differentiates the whole trajectory in forward mode (θ is small next to the trajectory).
+    Returns ``(ds, da)`` of shapes (steps + 1, N, d_s, P) and (steps + 1, N, d_a, P), θ flattened
+    in ``policy.named_parameters()`` order.
+    """
+    params = policy_params(policy)
+    names = list(params)
+    shapes = [params[k].shape for k in names]
+    flat = torch.cat([params[k].reshape(-1) for k in names])
+
+    def unroll(theta, s0_n, vs_n, xi_n):
+        p, offset = {}, 0
+        for k, shape in zip(names, shapes):
+            p[k] = theta[offset:offset + shape.numel()].reshape(shape)
+            offset += shape.numel()
+        s, states, actions = s0_n[None], [], []
+        for i in range(steps + 1):
+            a, _ = functional_call(policy, p, (s, vs_n[i][None]))
+            states.append(s[0])
+            actions.append(a[0])
+            if i < steps:
+                s = model(s, a, xi_n[i][None])
+        return torch.stack(states), torch.stack(actions)
+
+    jac = vmap(torch.func.jacfwd(unroll), in_dims=(None, 0, 1, 1))
+    ds, da = jac(flat, s0, noise.varsigma[:steps + 1], noise.xi[:steps])
+    return ds.transpose(0, 1), da.transpose(0, 1)
+
+
+def per_sample_sq_norms(policy: torch.nn.Module, value_fn: Callable, s0: Tensor,
+                        noise: Noise) -> tuple[Tensor, Tensor]:
+    """‖ĝ_n‖² for every n and the mean gradient ḡ, from one batched backward, exactly.
+
+    Every parameter must belong to an ``nn.Linear`` (an error says otherwise). A linear layer that
+    the rollout calls T times with inputs x_t (N, in) and backprop signals δ_t (N, out) at its
+    outputs has per-sample weight gradient g_n = Σ_t δ_{t,n} x_{t,n}ᵀ, so
+    ‖g_n‖² = Σ_{t,t'} (δ_t·δ_t')(x_t·x_t') without forming g_n; the bias gradient is Σ_t δ_t.
+    The signals are per sample because the backward is of Σ_n V̂_n and the rollout does not mix
+    samples. Small layers form g_n directly when that is cheaper than the T × T Gram matrices.
+    Returns ``(sq_norms (N,), mean_grad (P,))``, θ flattened in ``named_parameters()`` order.
+    """
+    linears = [m for m in policy.modules() if isinstance(m, torch.nn.Linear)]
+    covered = {id(p) for m in linears for p in m.parameters()}
+    foreign = [k for k, p in policy.named_parameters() if id(p) not in covered]
+    if foreign:
+        raise ValueError(f"per_sample_sq_norms handles nn.Linear parameters only, not {foreign}")
+    inputs = {m: [] for m in linears}
+    signals = {m: {} for m in linears}
+
+    def record(module, args, out):
+        t = len(inputs[module])
+        inputs[module].append(args[0].detach())
+        out.register_hook(lambda g: signals[module].__setitem__(t, g.detach()))
+
+    handles = [m.register_forward_hook(record) for m in linears]
+    try:
+        values = value_fn(policy, s0, noise)
+        params = list(policy.parameters())
+        grads = torch.autograd.grad(values.sum(), params)
+    finally:
+        for handle in handles:
+            handle.remove()
+    n = s0.shape[0]
+    sq = torch.zeros(n, dtype=s0.dtype)
+    for m in linears:
+        x = torch.stack(inputs[m], 1)                                   # (N, T, in)
+        d = torch.stack([signals[m].get(t, torch.zeros(n, m.out_features, dtype=x.dtype))
+                         for t in range(x.shape[1])], 1)                # (N, T, out)
+        steps = x.shape[1]
+        if steps * (m.in_features + m.out_features) < m.in_features * m.out_features:
+            sq += (torch.bmm(d, d.transpose(1, 2)) * torch.bmm(x, x.transpose(1, 2))).sum((1, 2))
+        else:
+            sq += torch.bmm(d.transpose(1, 2), x).pow(2).sum((1, 2))
+        if m.bias is not None:
+            sq += d.sum(1).pow(2).sum(1)
+    mean = torch.cat([g.reshape(-1) for g in grads]) / n
+    return sq, mean
+
+
+def gradient_variance(policy: torch.nn.Module, value_fn: Callable, s0: Tensor, noise: Noise,
+                      method: str = "fast", chunk_size: Optional[int] = None) -> Tensor:
+    """Unbiased estimate of v(1) = E‖ĝ_n − E ĝ‖² (Prop 5.2 with N = 1) from N samples.
+
+    ``method``: "fast" (``per_sample_sq_norms``, no per-sample gradients formed), "vmap"
+    (``per_sample_grads``) or "loop" (``per_sample_grads_loop``, the oracle). All three compute
+    N/(N−1) · (mean_n ‖ĝ_n‖² − ‖ḡ‖²) up to rounding. The batch-N variance is this divided by N.
+    """
+    n = s0.shape[0]
+    if method == "fast":
+        sq, mean = per_sample_sq_norms(policy, value_fn, s0, noise)
+        return n / (n - 1) * (sq.mean() - mean.pow(2).sum())
+    if method == "vmap":
+        g = flatten_grads(per_sample_grads(policy, value_fn, s0, noise, chunk_size))
+    elif method == "loop":
+        g = flatten_grads(per_sample_grads_loop(policy, value_fn, s0, noise))
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    return (g - g.mean(0)).pow(2).sum(1).sum() / (n - 1)
