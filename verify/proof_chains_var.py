@@ -1,0 +1,299 @@
+"""The variance chain (C.7)–(C.16) and the bias chain (C.17)–(C.24), term by term, on scalar LQRs.
+
+Instances: ``lqr-contracting`` (L_f̂, L_π < 1) and ``lqr-lipschitz>1`` (L_f̂, L_π > 1) of
+``verify.instances``, θ = K. Their certified constants (``LQR.lipschitz``: L_r, L_Q, L_Q̂, L_θ on
+the invariant domain) enter the bounds. Per-trajectory pathwise derivatives dŝ_i/dθ, dâ_i/dθ are
+exact (``trainers.estimators.trajectory_jacobians``); the gradients of r and Q̂ are the closed forms
+of the quadratic reward and critic. The scalar case makes every spectral norm an absolute value.
+
+Variance chain (proof of Prop 5.4). N model trajectories from ζ; x̄ = the sampled trajectory whose
+gradient g maximises ‖g − E ĝ‖ (the proof's maximiser, over the sample); expectations are sample
+means. Each line is checked as printed (with K̂ of (C.13)), corrected (with K̂_c) and, where the
+paper's right side has measured quantities only, in its explicit form.
+
+Bias chain (proof of Prop 5.8). The model Â = A + ε (so ε_f = ε exactly under both readings of
+(4.7)) and the critic Q^π perturbed by δ (``LQR.critic_with_error``); N start states from ν, the
+true trajectory under f and the model trajectory under f̂ from the same start state and noise
+(the coupled reading, which is the estimator RP-DP's own coupling); ε_v is measured under the same
+coupling. b_t is the Monte Carlo bias of RP-DP with μ = ζ (β = 0), so κ' = κ.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from bounds import bias as BB
+from bounds import variance as BV
+from toy_mdps.lqr import LQR
+from trainers.estimators import trajectory_jacobians
+from verify import instances, measure, stats
+from verify.proof_steps import bound_at
+from verify.verdict import CheckResult
+
+LEVEL = stats.LEVEL
+INSTANCES = ("lqr-contracting", "lqr-lipschitz>1")
+H_VAR = (1, 3, 10)
+H_BIAS = (1, 3)
+EPS_MODEL = 0.1
+DELTA_CRITIC = 0.5
+
+
+class _Inst:
+    """Wrapper giving ``bound_at`` the ``consts()`` it expects."""
+
+    def __init__(self, params: dict):
+        self.params = params
+
+    def consts(self):
+        return {k: self.params[k] for k in ("L_f", "L_pi", "L_theta")}
+
+
+def _bound(key, fn, params, steps, **extra):
+    return bound_at(key, fn, _Inst(params), np.asarray(steps, float),
+                    **{k: params[k] for k in ("e",) if k in params}, **extra)
+
+
+@lru_cache(maxsize=None)
+def paths(problem_key: tuple, horizon: int, n: int, seed: int, start: str, model: str) -> dict:
+    """States, actions, dŝ_i/dθ, dâ_i/dθ (scalars, shape (N, H+1)) of N trajectories of π under the
+    model (``model="hat"``) or the true dynamics (``"true"``); start states from ζ or ν."""
+    p = problem(*problem_key)
+    g = torch.Generator().manual_seed(seed)
+    s0 = p.sample_zeta(n, g) if start == "zeta" else p.sample_nu(n, g)
+    noise = p.sample_noise(horizon, n, g)
+    f = p.model if model == "hat" else p.true_model
+    ds, da = trajectory_jacobians(p.policy, f, s0, noise, horizon)
+    S, Act = p.rollout(s0, noise, f)
+    sq = lambda x: x.reshape(x.shape[0], x.shape[1]).T.numpy()  # (H+1, N, 1[, 1]) -> (N, H+1)
+    return {"s": sq(S), "a": sq(Act), "ds": sq(ds), "da": sq(da)}
+
+
+@lru_cache(maxsize=None)
+def problem(name: str, eps_model: float = 0.0, delta_critic: float = 0.0) -> LQR:
+    """The named LQR with Â = A + ``eps_model`` and Q̂ = Q^π perturbed by ``delta_critic``."""
+    _, kwargs, _ = instances.SPECS[name]
+    p = LQR(**kwargs, A_hat=kwargs["A"] + eps_model)
+    if delta_critic:
+        p.critic = p.critic_with_error(delta_critic, seed=0)
+    return p
+
+
+def params(name: str, eps_model: float = 0.0, delta_critic: float = 0.0) -> dict:
+    p = problem(name, eps_model, delta_critic)
+    lip = p.lipschitz(p.critic)
+    return instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=lip.L_Qhat, eps_f=p.eps_f())
+
+
+def grad_r(p: LQR, s, a):
+    """(∂r/∂s, ∂r/∂a) of r = −(R_s s² + R_a a²), scalar."""
+    return -2 * float(p.Rs[0, 0]) * s, -2 * float(p.Ra[0, 0]) * a
+
+
+def grad_q(critic, s, a):
+    gs, ga = critic.grad(torch.as_tensor(s)[..., None], torch.as_tensor(a)[..., None])
+    return gs[..., 0].numpy(), ga[..., 0].numpy()
+
+
+def _row(claim, form, line, name, left, ci, right, note="", **more) -> CheckResult:
+    return CheckResult(claim, form, {"mdp": name, **instances.SPECS[name][1], "line": line, **more},
+                       float(left), (float(ci[0]), float(ci[1])), float(right), level=LEVEL, note=note)
+
+
+#: relative slack on the right side of exact rows: steps that can be equalities (Jensen on a
+#: one-signed sample) must not turn on float rounding
+EXACT_SLACK = 1e-12
+
+
+def _exact(claim, form, line, name, left, right, note="", **more) -> CheckResult:
+    return _row(claim, form, line, name, left, (left, left), right * (1 + EXACT_SLACK), note=note, **more)
+
+
+# --- variance chain ------------------------------------------------------------------------------
+
+VAR_N = {True: 2000, False: 20000}
+
+
+@lru_cache(maxsize=None)
+def variance_terms(name: str, h: int, quick: bool) -> dict:
+    """Every quantity of (C.7)–(C.16) at expansion step h, from N model trajectories from ζ.
+
+    g_n = Σ_{i<h} γ^i ∇r(x̂_i)·dx̂_i/dθ + γ^h ∇Q̂(x̂_h)·dx̂_h/dθ (the per-sample (4.2));
+    ``dev_s[i]``, ``dev_a[i]`` = E‖dŝ_i/dθ − ds̄_i/dθ‖, E‖dâ_i/dθ − dā_i/dθ‖ against the maximiser x̄;
+    ``r_term[i]`` = E‖∇_θ r(x̂_i) − ∇_θ r(x̄_i)‖, ``q_term`` = E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖.
+    """
+    p = problem(name)
+    t = paths((name, 0.0, 0.0), h, VAR_N[quick], 31 + h, "zeta", "hat")
+    rs, ra = grad_r(p, t["s"], t["a"])
+    qs, qa = grad_q(p.critic, t["s"][:, h], t["a"][:, h])
+    disc = p.gamma ** np.arange(h)
+    r_theta = rs * t["ds"] + ra * t["da"]  # ∇_θ r(x̂_i), (N, H+1)
+    q_theta = qs * t["ds"][:, h] + qa * t["da"][:, h]
+    g = (disc * r_theta[:, :h]).sum(1) + p.gamma ** h * q_theta
+    k = int(np.argmax(np.abs(g - g.mean())))
+    return {"g": g, "k": k, "r_theta": r_theta, "q_theta": q_theta,
+            "dev_s": np.abs(t["ds"] - t["ds"][k]).mean(0), "dev_a": np.abs(t["da"] - t["da"][k]).mean(0),
+            "r_term": np.abs(r_theta - r_theta[k]).mean(0), "q_term": float(np.abs(q_theta - q_theta[k]).mean()),
+            "x_norm": np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0), "a_norm": np.abs(t["da"]).max(0), "gamma": p.gamma}
+
+
+def variance_results(quick: bool) -> list[CheckResult]:
+    out = []
+    for name in INSTANCES:
+        c = params(name)
+        for h in H_VAR:
+            t = variance_terms(name, h, quick)
+            g, k, gam = t["g"], t["k"], t["gamma"]
+            n = len(g)
+            v, v_lo, v_hi = stats.trace_cov_ci(g[:, None], LEVEL)
+            mx = float((g[k] - g.mean()) ** 2)
+            jensen_l, jensen_r = float((g[k] - g).mean() ** 2), float(np.abs(g[k] - g).mean() ** 2)
+            c8_r = float((gam ** np.arange(h) * t["r_term"][:h]).sum() + gam ** h * t["q_term"])
+            steps = np.arange(h + 1, dtype=float)
+            K_p = _bound("K_hat", BV.K_hat, c, steps)
+            K_c = _bound("K_hat_corrected", BV.K_hat_corrected, c, steps)
+            dev = t["dev_s"] + t["dev_a"]
+            extra = dict(h=h, N=n)
+            note = f"{n} model trajectories from ζ; x̄ = sampled maximiser of ‖g − E ĝ‖ (trajectory {k})"
+            out += [
+                _row("C.7", "explicit", "v ≤ max_{g'} ‖g' − E ĝ‖² (max over the sample)", name, v, (v_lo, v_hi), mx,
+                     note=note, **extra),
+                _exact("C.7", "explicit", "‖E[g − ĝ]‖² ≤ (E‖g − ĝ‖)² (C.6)", name, jensen_l, jensen_r, note=note, **extra),
+                _exact("C.8", "explicit", "E‖g − ĝ‖ ≤ Σ_{i<h} γ^i E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖ + γ^h E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖",
+                       name, float(np.abs(g[k] - g).mean()), c8_r, note=note, **extra),
+            ]
+            for form, K, tag in (("printed", K_p, "K̂(i) of (C.13)"), ("corrected", K_c, "K̂_c(i)"),
+                                 ("explicit", t["x_norm"], "max_n ‖dx̂_i/dθ‖ (measured)")):
+                # (C.15) at every i < h: report the worst i
+                rhs15 = c["L_r"] * dev + 2 * c["L_r"] * K
+                i15 = int(np.argmax(t["r_term"][:max(h, 1)] / rhs15[:max(h, 1)]))
+                out.append(_exact("C.15", form, f"E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖ ≤ L_r(E‖dŝ_i − ds̄_i‖ + E‖dâ_i − dā_i‖) + 2L_r·{tag}",
+                                  name, t["r_term"][i15], rhs15[i15], note=note + f"; worst i of 0..{h - 1}", i=i15, **extra))
+                out.append(_exact("C.14", form, f"E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖ ≤ 2L_Q̂·{tag}(h) + L_Q̂(E‖dŝ_h − ds̄_h‖ + E‖dâ_h − dā_h‖)",
+                                  name, t["q_term"], c["L_Qhat"] * (dev[h] + 2 * K[h]), note=note, **extra))
+                c16 = ((h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])) ** 2
+                out.append(_row("C.16", form, f"v ≤ ((h L_r + γ^h L_Q̂)(E‖dŝ_h − ds̄_h‖ + E‖dâ_h − dā_h‖ + 2·{tag}(h)))² (first line)",
+                                name, v, (v_lo, v_hi), c16, note=note, **extra))
+            # (C.17): Lemma C.1's recursion with the measured inputs at i − 1, worst i in 1..h
+            rhs17 = 4 * c["L_f"] * c["L_pi"] * t["a_norm"][:-1] + c["L_pi"] * c["L_f"] * t["dev_a"][:-1] + 2 * c["L_theta"]
+            i17 = int(np.argmax(t["dev_a"][1:] / rhs17)) + 1
+            out.append(_exact("C.17", "printed", "E‖dâ_i − dā_i‖ ≤ 4L_fL_π max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − dā_{i−1}‖ + 2L_θ",
+                              name, t["dev_a"][i17], rhs17[i17 - 1], note=note, i=i17, **extra))
+            # the collapse Σ_{i<h} γ^i (C.15)(i) + γ^h (C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2K(h)) needs dev_i, K(i) increasing
+            K = t["x_norm"]
+            summed = float((gam ** np.arange(h) * (c["L_r"] * dev[:h] + 2 * c["L_r"] * K[:h])).sum()
+                           + gam ** h * c["L_Qhat"] * (dev[h] + 2 * K[h]))
+            collapsed = (h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])
+            out.append(_exact("C.16", "explicit", "Σ_{i<h} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2 max‖dx̂_h‖) (collapse to step h)",
+                              name, summed, collapsed, note=note, **extra))
+            # corrected collapse: the largest step term, not the last one (dev_i, ‖dx̂_i‖ need not grow in i)
+            worst = float(np.max(dev[:h + 1] + 2 * K[:h + 1]))
+            out.append(_exact("C.16", "corrected", "Σ_{i<h} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)·max_{i≤h}(dev_i + 2 max‖dx̂_i‖)",
+                              name, summed, (h * c["L_r"] + gam ** h * c["L_Qhat"]) * worst, note=note, **extra))
+    return out
+
+
+# --- bias chain ----------------------------------------------------------------------------------
+
+BIAS_N = {True: 2000, False: 20000}
+
+
+@lru_cache(maxsize=None)
+def bias_terms(name: str, h: int, quick: bool, eps_model: float = EPS_MODEL, delta: float = DELTA_CRITIC) -> dict:
+    """The quantities of (C.19)–(C.24): model and true trajectories from the same s_0 ∼ ν and noise.
+
+    ``dev_a[i]``, ``dev_s[i]`` = E‖dâ_i/dθ − da_i/dθ‖, E‖dŝ_i/dθ − ds_i/dθ‖; ``ahat_max[i]`` =
+    max_n ‖dâ_{i,n}/dθ‖; ``r_term[i]`` = E‖dr(x̂_i)/dθ − dr(x_i)/dθ‖; ``q_term`` = E‖∇Q(x_h)dx_h −
+    ∇Q̂(x̂_h)dx̂_h‖; ``eps_v`` = E[‖∂Q/∂s − ∂Q̂/∂ŝ‖ + ‖∂Q/∂a − ∂Q̂/∂â‖] at step h (coupled)."""
+    p = problem(name, eps_model, delta)
+    key, n = (name, eps_model, delta), BIAS_N[quick]
+    hat = paths(key, h, n, 57 + h, "nu", "hat")
+    tru = paths(key, h, n, 57 + h, "nu", "true")
+    rs_h, ra_h = grad_r(p, hat["s"], hat["a"])
+    rs, ra = grad_r(p, tru["s"], tru["a"])
+    r_term = np.abs(rs_h * hat["ds"] + ra_h * hat["da"] - rs * tru["ds"] - ra * tru["da"]).mean(0)
+    Qs, Qa = p.dQ(torch.as_tensor(tru["s"][:, h])[:, None], torch.as_tensor(tru["a"][:, h])[:, None])
+    Qs, Qa = Qs[:, 0].numpy(), Qa[:, 0].numpy()
+    qs, qa = grad_q(p.critic, hat["s"][:, h], hat["a"][:, h])
+    q_term = float(np.abs(Qs * tru["ds"][:, h] + Qa * tru["da"][:, h] - qs * hat["ds"][:, h] - qa * hat["da"][:, h]).mean())
+    eps_v = float((np.abs(Qs - qs) + np.abs(Qa - qa)).mean())
+    return {"dev_a": np.abs(hat["da"] - tru["da"]).mean(0), "dev_s": np.abs(hat["ds"] - tru["ds"]).mean(0),
+            "ahat_max": np.abs(hat["da"]).max(0), "x_norm": np.sqrt(hat["ds"] ** 2 + hat["da"] ** 2).max(0),
+            "r_term": r_term, "q_term": q_term, "eps_v": eps_v, "gamma": p.gamma, "n": n}
+
+
+@lru_cache(maxsize=None)
+def bias_mc(name: str, h: int, quick: bool, eps_model: float = EPS_MODEL, delta: float = DELTA_CRITIC):
+    """(b, low, high) of RP-DP (4.2) with μ = ζ on the perturbed problem (CI at LEVEL)."""
+    p = problem(name, eps_model, delta)
+    g = measure.sample_gradients(p, h, 0.0, BIAS_N[quick], "dp", seed=71 + h).numpy()
+    return stats.norm_of_mean_ci(g, p.true_grad().numpy(), LEVEL)
+
+
+def bias_results(quick: bool) -> list[CheckResult]:
+    out = []
+    for name in INSTANCES:
+        c = params(name, EPS_MODEL, DELTA_CRITIC)
+        for h in H_BIAS:
+            t = bias_terms(name, h, quick)
+            steps = np.arange(h + 1, dtype=float)
+            extra = dict(h=h, eps_f=round(c["eps_f"], 6), eps_v=round(t["eps_v"], 6), delta_critic=DELTA_CRITIC)
+            note = f"{t['n']} start states from ν; model and true trajectory coupled (same s_0, same noise)"
+            L_pi, L_f, L_th, ef = c["L_pi"], c["L_f"], c["L_theta"], c["eps_f"]
+            # (C.19): the recursion with measured inputs at i − 1, worst i ≥ 1
+            rhs19 = L_pi * (2 * L_f + ef) * t["ahat_max"][:-1] + L_pi * L_f * t["dev_a"][:-1] + 2 * L_th
+            i19 = int(np.argmax(t["dev_a"][1:] / rhs19)) + 1
+            out.append(_exact("C.19", "printed", "E‖dâ_i − da_i‖ ≤ L_π(2L_f + ε_f) max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − da_{i−1}‖ + 2L_θ",
+                              name, t["dev_a"][i19], rhs19[i19 - 1], note=note, i=i19, **extra))
+            kappa = 1 / math.sqrt(1 - c["gamma"])
+            for form, fa, fs, Kf, Kname in (("printed", BB.c20, BB.c21, BV.K_hat, "K_hat"),
+                                            ("corrected", BB.c20_corrected, BB.c21_corrected, BV.K_hat_corrected,
+                                             "K_hat_corrected")):
+                ca = _bound(f"c20_{form}", fa, c, steps, eps_f=ef)
+                cs = _bound(f"c21_{form}", fs, c, steps, eps_f=ef)
+                K = _bound(Kname, Kf, c, steps)
+                out.append(_exact("C.20", form, "E‖dâ_h − da_h‖ ≤ (C.20)(h)", name, t["dev_a"][h], ca[h], note=note, **extra))
+                out.append(_exact("C.21", form, "E‖dŝ_h − ds_h‖ ≤ (C.21)(h)", name, t["dev_s"][h], cs[h], note=note, **extra))
+                dev = t["dev_s"] + t["dev_a"]
+                rhs22 = 2 * c["L_r"] * K + c["L_r"] * dev
+                i22 = int(np.argmax(t["r_term"][:h] / rhs22[:h]))
+                out.append(_exact("C.22", form, "E‖dr(x̂_i)/dθ − dr(x_i)/dθ‖ ≤ 2L_r K̂(i) + L_r(E‖dŝ_i − ds_i‖ + E‖dâ_i − da_i‖)",
+                                  name, t["r_term"][i22], rhs22[i22], note=note + f"; worst i of 0..{h - 1}", i=i22, **extra))
+                g = t["gamma"] ** h
+                out.append(_exact("C.23", form, "γ^h E‖∇Q dx_h − ∇Q̂ dx̂_h‖ ≤ γ^h L_Q(E‖dŝ_h − ds_h‖ + E‖dâ_h − da_h‖) + γ^h K̂(h) ε_v",
+                                  name, g * t["q_term"], g * (c["L_Q"] * dev[h] + K[h] * t["eps_v"]), note=note, **extra))
+                b, lo, hi = bias_mc(name, h, quick)
+                c24 = (kappa * kappa * h * (c["L_r"] * dev[h] + 2 * c["L_r"] * K[h])
+                       + kappa * g * (c["L_Q"] * dev[h] + K[h] * t["eps_v"]))
+                out.append(_row("C.24", form, "b_t ≤ κκ' h (L_r dev_h + 2L_r K̂(h)) + κ' γ^h (L_Q dev_h + K̂(h) ε_v) (first line, β = 0)",
+                                name, b, (lo, hi), c24, note=note + f"; κ = κ' = (1 − γ)^{{-1/2}} = {kappa:.4g}", **extra))
+    return out
+
+
+def results(quick: bool) -> list[CheckResult]:
+    """The variance and bias chains, for ``verify.proof_chains.proof_chain_results``."""
+    return variance_results(quick) + bias_results(quick)
+
+
+def controls(quick: bool) -> list[CheckResult]:
+    """Negative controls: (C.7) with the minimum over the sample in place of the maximum; the
+    corrected (C.16) collapse with the smallest step term in place of the largest; (C.23) with both
+    of its terms' constants removed (right side 0); all must fail on ``lqr-contracting``."""
+    name, out = "lqr-contracting", []
+    c = params(name)
+    t = variance_terms(name, 10, quick)
+    g = t["g"]
+    v, lo, hi = stats.trace_cov_ci(g[:, None], LEVEL)
+    out.append(_row("C.7", "explicit", "control: v ≤ min_{g'} ‖g' − E ĝ‖²", name, v, (lo, hi),
+                    float(((g - g.mean()) ** 2).min()), h=10))
+    dev, K, gam, h = t["dev_s"] + t["dev_a"], t["x_norm"], t["gamma"], 10
+    summed = float((gam ** np.arange(h) * (c["L_r"] * dev[:h] + 2 * c["L_r"] * K[:h])).sum()
+                   + gam ** h * c["L_Qhat"] * (dev[h] + 2 * K[h]))
+    out.append(_exact("C.16", "corrected", "control: min_{i≤h} in place of max_{i≤h}", name, summed,
+                      (h * c["L_r"] + gam ** h * c["L_Qhat"]) * float(np.min(dev + 2 * K)), h=h))
+    b = bias_terms(name, 3, quick)
+    out.append(_exact("C.23", "printed", "control: right side without L_Q and ε_v terms (= 0)", name,
+                      b["gamma"] ** 3 * b["q_term"], 0.0, h=3))
+    return out
