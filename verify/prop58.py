@@ -1,0 +1,248 @@
+"""Proposition 5.8 (gradient bias, eq. 5.3) and Remark 5.9 (which μ to sample) against measured b_t.
+
+Instance: the contracting LQR (closed-form ∇J, certified constants) with a model error of
+controlled size, Â = A + ε_f (so ε_f of (4.7) is exactly that, under either reading), and the
+critic Q̂ = Q^π with its quadratic form perturbed by δ_v (``LQR.critic_with_error``), whose ε_v of
+(4.8) is measured at step h (coupled reading). ε_f and ε_v are varied independently, each through
+0; h ∈ {0, 1, 3, 10, ∞}, β ∈ {0, 0.5, 1}, estimators RP-DP (4.2) and RP-DR (4.5). κ is taken at its
+always-valid upper bound (1 − γ)^{-1/2} (uniform noise has no closed-form ν density).
+
+Checks:
+- ``bound_checks``: b_t ≤ bound over the ε grid, one row per (estimator, form, β, h);
+- ``zero_checks``: at ε_f = ε_v = 0 the printed bound is 0, so it claims b_t = 0;
+- ``sensitivity_checks``: the dependence (5.3) claims: the bias *caused* by the model error,
+  ‖E ĝ(ε_f) − E ĝ(0)‖, measured with common random numbers, is at most the bound's ε_f part
+  B(ε_f, 0) − B(0, 0); likewise for ε_v;
+- ``remark59_checks``: for h = 0, 3, ∞, whether the β the remark recommends (1, 0.5, 0) gives the
+  smallest measured bias.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from bounds import bias as BB
+from bounds.numeric import Evaluator
+from toy_mdps.lqr import LQR
+from verify import instances, measure
+from verify.registry import figure, section, worst
+from verify.stats import LEVEL
+from verify.verdict import CheckResult
+
+BOUNDS: dict[str, tuple[str, Callable]] = {
+    "(5.3)": ("printed", BB.bias_printed),
+    "(C.24)": ("explicit", BB.bias_explicit),
+    "(C.24) corrected": ("corrected", BB.bias_corrected),
+    "(5.3) corrected": ("corrected", BB.bias_printed_corrected),
+}
+INST = "lqr-contracting"
+HS = (0, 1, 3, 10, math.inf)
+BETAS = (0.0, 0.5, 1.0)
+ESTIMATORS = ("dp", "dr")
+#: the β Remark 5.9 recommends per kind of h
+RECOMMENDED = {0: 1.0, 3: 0.5, math.inf: 0.0}
+HORIZON_INF = 100  # h = ∞ unrolls 100 steps: γ^100 < 3e-5
+
+
+@dataclass(frozen=True)
+class Config:
+    eps_f: tuple[float, ...]  # model errors, with δ_v = 0
+    delta_v: tuple[float, ...]  # critic perturbations, with ε_f = 0
+    samples: int
+
+
+QUICK = Config(eps_f=(0.0, 0.05, 0.1), delta_v=(0.0, 0.5, 1.0), samples=4000)
+FULL = Config(eps_f=(0.0, 0.05, 0.1, 0.2), delta_v=(0.0, 0.5, 1.0, 2.0), samples=10000)
+
+
+def config(quick: bool) -> Config:
+    return QUICK if quick else FULL
+
+
+@lru_cache(maxsize=None)
+def problem(eps_f: float, delta_v: float) -> LQR:
+    """The LQR with Â = A + ε_f and Q̂ = Q^π perturbed by δ_v."""
+    _, kwargs, _ = instances.SPECS[INST]
+    p = LQR(**kwargs, A_hat=kwargs["A"] + eps_f)
+    if delta_v:
+        p.critic = p.critic_with_error(delta_v, seed=0)
+    return p
+
+
+def _key(h: float) -> str:
+    return "inf" if math.isinf(h) else str(int(h))
+
+
+@lru_cache(maxsize=None)
+def grads(eps_f: float, delta_v: float, h: float, beta: float, estimator: str, quick: bool) -> np.ndarray:
+    """Per-sample gradients; the seed depends on (h, β, estimator) only, so different errors share
+    start states and noise (common random numbers)."""
+    seed = zlib.crc32(f"{_key(h)}/{beta}/{estimator}".encode())  # not hash(): salted per process
+    return measure.sample_gradients(problem(eps_f, delta_v), h, beta, config(quick).samples, estimator,
+                                    seed=seed, horizon_inf=HORIZON_INF).numpy()
+
+
+@lru_cache(maxsize=None)
+def errors(eps_f: float, delta_v: float, h: float) -> tuple[float, float]:
+    """(ε_f, ε_v) realised at step h (ε_v by Monte Carlo, coupled reading; 0 at h = ∞: no critic)."""
+    p = problem(eps_f, delta_v)
+    if math.isinf(h) or not delta_v:
+        return p.eps_f(), 0.0
+    return p.eps_f(), p.eps_v(p.critic, int(h), "coupled", n=20000, seed=0)[0]
+
+
+@lru_cache(maxsize=None)
+def _evaluator(name: str) -> Evaluator:
+    return Evaluator(BOUNDS[name][1](), name)
+
+
+def bound_value(name: str, eps_f: float, eps_v: float, h: float, beta: float) -> float:
+    """The bound at the instance's constants; h = ∞ is evaluated at the unrolled ``HORIZON_INF``
+    steps (the estimator actually used; at h = ∞ itself (5.3) is ∞·ε_f)."""
+    p = problem(0.0, 0.0)
+    h = HORIZON_INF if math.isinf(h) else h
+    kappa = 1 / math.sqrt(1 - p.gamma)
+    params = instances.bound_params(p, eps_f=eps_f, eps_v=eps_v, kappa=kappa, beta=beta)
+    return float(_evaluator(name)(h=h, **params).value)
+
+
+def bias(eps_f: float, delta_v: float, h: float, beta: float, estimator: str, quick: bool) -> measure.Bound:
+    g = torch.as_tensor(grads(eps_f, delta_v, h, beta, estimator, quick))
+    return measure.bias_bound(g, problem(0.0, 0.0).true_grad(), LEVEL)
+
+
+def _grid(quick: bool):
+    cfg = config(quick)
+    return [(e, 0.0) for e in cfg.eps_f] + [(0.0, d) for d in cfg.delta_v if d]
+
+
+def _inst(estimator, beta, h, **more) -> dict:
+    return {"mdp": INST, **instances.SPECS[INST][1], "gamma": problem(0, 0).gamma, "estimator": estimator,
+            "beta": beta, "h": _key(h), **more}
+
+
+def bound_check(name: str, estimator: str, beta: float, h: float, quick: bool) -> CheckResult:
+    """b_t ≤ bound(ε_f, ε_v) over the ε grid at (estimator, β, h); the deciding row."""
+    rows = []
+    for ef, dv in _grid(quick):
+        b = bias(ef, dv, h, beta, estimator, quick)
+        e_f, e_v = errors(ef, dv, h)
+        rows.append(CheckResult("prop5.8", BOUNDS[name][0],
+                                _inst(estimator, beta, h, bound=name, eps_f=round(e_f, 4), eps_v=round(e_v, 4)),
+                                b.estimate, (b.lower, b.upper), bound_value(name, e_f, e_v, h, beta), level=LEVEL,
+                                note="κ = (1 − γ)^{-1/2}; ε grid " + str(_grid(quick))))
+    return worst(rows)
+
+
+def zero_check(estimator: str, beta: float, h: float, quick: bool) -> CheckResult:
+    """At ε_f = ε_v = 0 the printed (5.3) is 0: b_t ≤ 0 is what it claims."""
+    b = bias(0.0, 0.0, h, beta, estimator, quick)
+    return CheckResult("prop5.8.zero-error", "printed", _inst(estimator, beta, h, eps_f=0, eps_v=0),
+                       b.estimate, (b.lower, b.upper), bound_value("(5.3)", 0.0, 0.0, h, beta), level=LEVEL,
+                       note="exact model and critic: (5.3) says the bias vanishes")
+
+
+def shift(ef: float, dv: float, h: float, beta: float, estimator: str, quick: bool) -> measure.Bound:
+    """‖E ĝ(ε) − E ĝ(0)‖ from paired per-sample differences (common random numbers)."""
+    d = grads(ef, dv, h, beta, estimator, quick) - grads(0.0, 0.0, h, beta, estimator, quick)
+    return measure.bias_bound(torch.as_tensor(d), torch.zeros(d.shape[1], dtype=torch.float64), LEVEL)
+
+
+def sensitivity_check(name: str, which: str, estimator: str, beta: float, h: float, quick: bool,
+                      scale: float = 1.0) -> CheckResult:
+    """The bias caused by ε_f (``which="f"``) or ε_v (``"v"``) against the bound's part in it:
+    ‖E ĝ(ε) − E ĝ(0)‖ ≤ scale · (B(ε) − B(0)), deciding row over the grid's nonzero ε."""
+    cfg, rows = config(quick), []
+    grid = [(e, 0.0) for e in cfg.eps_f if e] if which == "f" else [(0.0, d) for d in cfg.delta_v if d]
+    for ef, dv in grid:
+        s = shift(ef, dv, h, beta, estimator, quick)
+        e_f, e_v = errors(ef, dv, h)
+        part = bound_value(name, e_f, e_v, h, beta) - bound_value(name, 0.0, 0.0, h, beta)
+        rows.append(CheckResult(f"prop5.8.eps_{which}", BOUNDS[name][0],
+                                _inst(estimator, beta, h, bound=name, eps_f=round(e_f, 4), eps_v=round(e_v, 4)),
+                                s.estimate, (s.lower, s.upper), scale * part, level=LEVEL,
+                                note=f"bias caused by ε_{which} (common random numbers) vs the bound's ε_{which} part"
+                                + (f" × {scale:g}" if scale != 1 else "")))
+    return worst(rows)
+
+
+def remark59_check(h: float, estimator: str, quick: bool, eps: tuple[float, float] = (0.0, 0.0)) -> CheckResult:
+    """b_t at the recommended β minus the smallest b_t at the other β's ≤ 0 (recommended is best).
+
+    The β's use independent samples; the interval of the difference combines the one-sided limits.
+    """
+    rec = RECOMMENDED[h]
+    bs = {beta: bias(*eps, h, beta, estimator, quick) for beta in BETAS}
+    others = [b for beta, b in bs.items() if beta != rec]
+    best_other = min(others, key=lambda b: b.estimate)
+    diff = bs[rec].estimate - best_other.estimate
+    lo = bs[rec].lower - min(b.upper for b in others)
+    hi = bs[rec].upper - min(b.lower for b in others)
+    measured = {f"b(beta={beta})": round(b.estimate, 5) for beta, b in bs.items()}
+    return CheckResult("remark5.9", "printed", _inst(estimator, f"recommended {rec}", h, eps_f=eps[0], delta_v=eps[1],
+                                                     **measured),
+                       diff, (lo, hi), 0.0, level=LEVEL,
+                       note=f"b(β={rec}) − min over other β; best measured β = "
+                            f"{min(bs, key=lambda k: bs[k].estimate)}")
+
+
+def bound_checks(quick):
+    return [bound_check(n, e, beta, h, quick) for n in BOUNDS for e in ESTIMATORS for beta in BETAS for h in HS]
+
+
+def zero_checks(quick):
+    return [zero_check(e, beta, h, quick) for e in ESTIMATORS for beta in BETAS for h in HS]
+
+
+def sensitivity_checks(quick):
+    # (5.3) corrected has no ε_f factor (erratum E5): it attributes no part of the bias to ε_f
+    return ([sensitivity_check(n, "f", e, beta, h, quick) for n in BOUNDS if n != "(5.3) corrected"
+             for e in ESTIMATORS for beta in BETAS for h in HS if h != 0]
+            + [sensitivity_check(n, "v", e, beta, h, quick) for n in BOUNDS for e in ESTIMATORS for beta in BETAS
+               for h in HS if not math.isinf(h)])
+
+
+def remark59_checks(quick):
+    return [remark59_check(h, e, quick) for h in RECOMMENDED for e in ESTIMATORS]
+
+
+@section("prop5.8", "Proposition 5.8: gradient bias", order=30)
+def results(quick: bool) -> list[CheckResult]:
+    return bound_checks(quick) + zero_checks(quick) + sensitivity_checks(quick)
+
+
+@section("remark5.9", "Remark 5.9: which start distribution μ minimises the bias", order=35)
+def remark59_results(quick: bool) -> list[CheckResult]:
+    return remark59_checks(quick)
+
+
+@figure("prop5.8")
+def bias_figure(quick: bool, out: Path) -> list[Path]:
+    """Measured b_t against ε_f (ε_v = 0) and against ε_v (ε_f = 0), RP-DP, β = 0.5, per h."""
+    import matplotlib.pyplot as plt
+
+    cfg = config(quick)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, which in zip(axes, ("f", "v")):
+        grid = [(e, 0.0) for e in cfg.eps_f] if which == "f" else [(0.0, d) for d in cfg.delta_v]
+        for h in HS:
+            xs = [errors(ef, dv, h)[0 if which == "f" else 1] for ef, dv in grid]
+            bs = [bias(ef, dv, h, 0.5, "dp", quick) for ef, dv in grid]
+            line, = ax.plot(xs, [b.estimate for b in bs], ".-", label=f"h={_key(h)}")
+            ax.fill_between(xs, [b.lower for b in bs], [b.upper for b in bs], alpha=0.2, color=line.get_color())
+        ax.set_xlabel(f"ε_{which}")
+        ax.set_ylabel("measured b_t")
+        ax.set_title(f"bias vs ε_{which} (RP-DP, β = 0.5, {INST})", fontsize=9)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "prop58_bias_vs_eps.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

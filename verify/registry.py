@@ -1,0 +1,79 @@
+"""The list of claims that ``python -m verify.report`` runs, and how a claim joins it.
+
+A claim module computes ``CheckResult``s in functions that the tests call directly (cached, so a
+test and its negative control share one measurement) and registers one *section* for the report:
+
+    @section("prop5.4", "Gradient variance (Prop 5.4)", order=20)
+    def results(quick: bool) -> list[CheckResult]: ...
+
+    @figure("prop5.4")
+    def variance_figure(quick: bool, out: Path) -> list[Path]: ...
+
+``quick`` selects the configuration of the default ``pytest verify/`` run; the full one is the
+report's default and the ``slow`` tests'. Adding a claim (say a proof step "C.12") is a new module
+with these two decorators, imported in ``verify/claims.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from verify.verdict import CheckResult
+
+
+@dataclass
+class Section:
+    claim: str
+    title: str
+    results: Callable[[bool], list[CheckResult]]
+    order: int = 100
+    figures: list[Callable[[bool, Path], list[Path]]] = field(default_factory=list)
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def section(claim: str, title: str, order: int = 100):
+    """Register ``fn(quick) -> list[CheckResult]`` as the report section of ``claim``."""
+    def deco(fn):
+        SECTIONS[claim] = Section(claim, title, fn, order)
+        return fn
+    return deco
+
+
+def figure(claim: str):
+    """Register ``fn(quick, out_dir) -> list[Path]`` as a figure of ``claim``'s section."""
+    def deco(fn):
+        SECTIONS[claim].figures.append(fn)
+        return fn
+    return deco
+
+
+def ordered() -> list[Section]:
+    return sorted(SECTIONS.values(), key=lambda s: s.order)
+
+
+def worst(results: list[CheckResult]) -> Optional[CheckResult]:
+    """The row that decides a sweep: the most confident violation if any is violated, else an
+    inconclusive one, else the tightest holding one (smallest bound / upper limit)."""
+    if not results:
+        return None
+
+    def margin(r: CheckResult) -> float:
+        # how far the interval sits on the wrong side of the bound, relative to the bound
+        lo, hi = r.ci
+        b = abs(r.bound) or 1e-300
+        return (lo - r.bound) / b if r.direction == "le" else (r.bound - hi) / b
+
+    violated = [r for r in results if r.holds is False]
+    if violated:
+        return max(violated, key=margin)
+    open_ = [r for r in results if r.holds is None]
+    if open_:
+        return max(open_, key=margin)
+
+    def slack(r: CheckResult) -> float:
+        lo, hi = r.ci
+        return (r.bound - hi) / (abs(r.bound) or 1e-300) if r.direction == "le" else (lo - r.bound) / (abs(r.bound) or 1e-300)
+    return min(results, key=slack)
