@@ -1,0 +1,87 @@
+"""Run-level guarantees: exact resume, NaN stop with the last good checkpoint kept, CLI errors,
+evaluation of a checkpoint."""
+import csv
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from trainers import evaluate
+from trainers.agents import Agent
+from trainers.config import Config
+from trainers.train import CHECKPOINT, main, train
+
+
+def rows(run):
+    with open(run / "metrics.csv") as f:
+        return [{k: v for k, v in r.items() if k != "wall_time"} for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("algo,h", [("rp-dp", 3), ("ddpg", 0)])
+def test_resume_equals_uninterrupted(tmp_path, algo, h):
+    # 150 steps, then resume to 300 (crossing learning_starts=100 before and model_warmup=150 at the cut)
+    cfg = Config.tiny(algo=algo, h=h, sn=True, steps=300, out=str(tmp_path / "straight"))
+    assert train(cfg) == 0
+    split = dataclasses.replace(cfg, steps=150, out=str(tmp_path / "split"))
+    assert train(split) == 0
+    assert main(["--resume", str(tmp_path / "split"), "--steps", "300"]) == 0
+    straight, resumed = rows(tmp_path / "straight"), rows(tmp_path / "split")
+    assert len(straight) == 6
+    assert resumed == straight
+
+
+def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    original = Agent.update
+
+    def poisoned(self, buffer, rng, step):
+        out = original(self, buffer, rng, step)
+        if step >= 250:
+            out["critic_loss"] = torch.tensor(float("nan"))
+        return out
+
+    monkeypatch.setattr(Agent, "update", poisoned)
+    cfg = Config.tiny(steps=400, out=str(tmp_path / "run"))
+    assert train(cfg) == 1
+    err = capsys.readouterr().err
+    assert "non-finite critic_loss at step 250" in err and "last good checkpoint" in err
+    ck = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    assert ck["loop"]["step"] == 200
+    assert all(torch.isfinite(p).all() for p in ck["agent"]["critic"].values())
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--algo", "ppo"], "invalid choice"),
+    (["--env", "Ant-v5"], "invalid choice"),
+    (["--h", "-1"], "h must be >= 0"),
+    (["--steps", "0"], "steps must be > 0"),
+    (["--algo", "ddpg", "--h", "3"], "h = 0"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, needle):
+    assert main(args + ["--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_unwritable_out_dir_exits_2_from_the_shell(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = subprocess.run([sys.executable, "-m", "trainers.train", "--out", str(blocker / "run")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "cannot write to out dir" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_existing_run_needs_resume(tmp_path, capsys):
+    assert train(Config.tiny(steps=60, learning_starts=50, out=str(tmp_path / "run"))) == 0
+    assert main(["--out", str(tmp_path / "run")]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_evaluate_cli(tmp_path, capsys):
+    assert train(Config.tiny(algo="rp0", h=0, steps=120, out=str(tmp_path / "run"))) == 0
+    assert evaluate.main([str(tmp_path / "run"), "--episodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "at step 120" in out and "over 2 episodes" in out

@@ -1,0 +1,112 @@
+"""Throughput of the trainers: environment steps per second, each with its updates, and where the
+time goes.
+
+    python -m trainers.bench [--steps 300] [--threads 2] [--no-sn] [--algos rp-dp,rp-dr,ddpg,rp0]
+
+For each algorithm and h ∈ {0, 3, 10} (h = 0 only for ddpg and rp0) at the default network sizes
+and update ratio, the buffer is pre-filled with random Hopper-v5 transitions and the model warm-up
+is skipped, so every timed step runs the full h-step update (rp-dp and rp-dr at h = 0 are RP(0)).
+The time shares split each step into acting, environment, model, critic and policy updates;
+``--profile`` adds the operator table of torch.profiler for RP-DP h = 3.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from trainers.agents import Agent
+from trainers.buffer import ReplayBuffer
+from trainers.config import Config
+from trainers.envs import make_env
+
+
+def timed(fn, name: str, totals: dict):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        totals[name] += time.perf_counter() - t
+        return out
+    return wrapper
+
+
+def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[float, float, dict]:
+    """(steps/s of wall time, steps/s of this process's CPU time, wall-time share per phase).
+
+    With one thread the CPU-time rate is what a dedicated core gives, even when other processes
+    share the machine; the wall-time rate is what this machine gave now."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    env, max_steps = make_env(cfg.env)
+    agent = Agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
+    buffer = ReplayBuffer(env.observation_space.shape[0], env.action_space.shape[0])
+    rng = np.random.default_rng(cfg.seed)
+    obs, _ = env.reset(seed=cfg.seed)
+    t_ep = 0
+
+    def env_step(action):
+        nonlocal obs, t_ep
+        nxt, r, term, _, _ = env.step(action)
+        t_ep += 1
+        done = term or t_ep >= max_steps
+        buffer.add(obs, action, r, nxt, term, done)
+        obs = nxt
+        if done:
+            obs, _ = env.reset()
+            t_ep = 0
+
+    for _ in range(prefill):
+        env_step(rng.uniform(-1, 1, agent.act_dim))
+    totals: dict[str, float] = defaultdict(float)
+    for name in ("act", "update_model", "update_critic", "update_policy"):
+        setattr(agent, name, timed(getattr(agent, name), name, totals))
+    env_step = timed(env_step, "env", totals)
+    for n in range(steps + 20):
+        if n == 20:  # warm-up steps (allocator, first Adam steps) are not timed
+            totals.clear()
+            t0, c0 = time.perf_counter(), time.process_time()
+            if profiler is not None:
+                profiler.start()
+        env_step(agent.act(obs, explore=True))
+        agent.update(buffer, rng, step=cfg.model_warmup)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if profiler is not None:
+        profiler.stop()
+    totals["other"] = elapsed - sum(totals.values())
+    return steps / elapsed, steps / cpu, {k: v / elapsed for k, v in totals.items()}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m trainers.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--threads", type=int, default=Config.threads)
+    p.add_argument("--sn", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--algos", default="rp-dp,rp-dr,ddpg,rp0")
+    p.add_argument("--hs", default="0,3,10")
+    p.add_argument("--profile", action="store_true", help="operator profile of rp-dp h=3")
+    args = p.parse_args(argv)
+    print(f"threads={args.threads} sn={args.sn} steps={args.steps} (defaults otherwise)")
+    print(f"{'algo':6} {'h':>3} {'steps/s':>8} {'steps/h':>9} {'cpu steps/h':>11}  "
+          "time share: act env model critic policy other")
+    for algo in args.algos.split(","):
+        for h in (int(x) for x in args.hs.split(",")):
+            if (algo in ("ddpg", "rp0")) != (h == 0):
+                continue
+            cfg = dataclasses.replace(Config(), algo=algo, h=h, sn=args.sn, threads=args.threads)
+            rate, cpu_rate, share = bench(cfg, args.steps)
+            parts = " ".join(f"{share.get(k, 0):.2f}" for k in
+                             ("act", "env", "update_model", "update_critic", "update_policy", "other"))
+            print(f"{algo:6} {h:>3} {rate:8.1f} {rate * 3600:9.0f} {cpu_rate * 3600:11.0f}  {parts}", flush=True)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+        prof = profile(activities=[ProfilerActivity.CPU])
+        bench(dataclasses.replace(Config(), algo="rp-dp", h=3, sn=args.sn, threads=args.threads), 30, profiler=prof)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The one typed configuration of a MuJoCo training run.
+
+Every hyperparameter lives here with its default and where that default comes from:
+"paper" is Appendix B of the paper, "official" is the paper's code (agentification/RP_PGM,
+``config/train.yaml`` and ``config/env/mbpo_*.yaml``), "SAC"/"DDPG" the original papers. Where the
+official value is too slow for a 2-core CPU the default is smaller and the official value is named.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+ALGOS = ("rp-dp", "rp-dr", "ddpg", "rp0")
+ENVS = ("Hopper-v5", "Walker2d-v5")
+MODEL_LOSSES = ("h-step", "mse", "dde")
+
+
+@dataclass
+class Config:
+    # --- run --------------------------------------------------------------------------------
+    algo: str = "rp-dp"  # rp-dp (4.2, MAAC+entropy), rp-dr (4.5, on-policy SVG(h)), ddpg, rp0 (Section 3.1)
+    env: str = "Hopper-v5"
+    h: int = 3  # model unroll length of (4.1); official mbpo_hopper/walker2d: horizon 3. rp0/ddpg use 0
+    sn: bool = False  # spectral norm on every policy layer and every model layer but the last (B.1)
+    steps: int = 100_000  # environment steps
+    seed: int = 0
+    out: str = "runs/default"
+    threads: int = 1  # torch intra-op threads: 1 beats 2 on 2 shared cores (OpenMP spin-waits, see bench)
+
+    # --- networks (Appendix B.1: policy 4 layers, model 5 layers) ---------------------------
+    policy_hidden: int = 256  # official 512 (model_free_hidden_dim); 256 keeps CPU throughput
+    policy_layers: int = 4  # paper B.1 (Linear layers)
+    critic_hidden: int = 256  # official 512 x 4 layers; SAC's 2 x 256 hidden
+    critic_layers: int = 3
+    model_hidden: int = 200  # MBPO/MAAC model width
+    model_layers: int = 5  # paper B.1 (Linear layers)
+    reward_hidden: int = 200  # official learns r(s, a) with a 2-hidden-layer MLP (width 512)
+    reward_layers: int = 3
+    log_std_bounds: tuple = (-5.0, 2.0)  # official normal_actor
+
+    # --- optimisation -------------------------------------------------------------------------
+    gamma: float = 0.99  # official discount
+    batch_size: int = 256  # SAC; official step_batch_size 1024, seq_batch_size 512 (GPU)
+    actor_lr: float = 1e-4  # official
+    critic_lr: float = 1e-4  # official
+    model_lr: float = 1e-3  # official dx.lr and rew_lr
+    alpha_lr: float = 1e-4  # official learn_temp.lr
+    init_alpha: float = 0.1  # official learn_temp.init_temp
+    target_entropy: float | None = None  # None: -dim(A) (SAC; official's final target on Hopper is -2)
+    tau: float = 0.005  # official critic_tau
+    model_grad_clip: float = 1.0  # official dx.clip_grad_norm
+    model_updates_per_step: int = 1  # official model_update_repeat 4 (GPU); 1 model/critic/actor update per env step
+    learning_starts: int = 1000  # random actions before the first update; official num_seed_steps
+    model_warmup: int = 10_000  # actor uses h = 0 (SAC) until then; official warmup_steps
+    model_loss: str = "h-step"  # B.2: h-step prediction (default), "mse" single step, "dde" mse + directional-derivative error
+    dde_weight: float = 1.0  # weight of the directional-derivative error (Li et al. 2021)
+    dde_neighbours: int = 5  # k nearest neighbours, searched within the sampled batch
+    dr_recent: int = 1000  # rp-dr: windows are drawn from the last dr_recent steps (on-policy SVG)
+    ddpg_noise: float = 0.1  # DDPG Gaussian exploration std (TD3 paper's setting)
+
+    # --- logging, evaluation, checkpoints ------------------------------------------------------
+    log_every: int = 1000  # one metrics.csv row per log_every env steps
+    eval_every: int = 5000  # official eval_freq
+    eval_episodes: int = 10  # official num_eval_episodes
+    checkpoint_every: int = 10_000
+    grad_var_every: int = 5000  # per-sample gradient variance of the policy estimator (Figs. 2, 5); 0: never
+    grad_var_samples: int = 64
+    tensorboard: bool = True  # write events only if tensorboard is installed
+
+    def validate(self) -> None:
+        """Raise ValueError with a one-line reason for an impossible configuration."""
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algo {self.algo!r}; choose from {', '.join(ALGOS)}")
+        if self.env not in ENVS:
+            raise ValueError(f"unknown env {self.env!r}; choose from {', '.join(ENVS)}")
+        if self.h < 0:
+            raise ValueError(f"h must be >= 0, got {self.h}")
+        if self.steps <= 0:
+            raise ValueError(f"steps must be > 0, got {self.steps}")
+        if self.model_loss not in MODEL_LOSSES:
+            raise ValueError(f"unknown model_loss {self.model_loss!r}; choose from {', '.join(MODEL_LOSSES)}")
+        for name in ("log_every", "eval_every", "checkpoint_every", "batch_size", "threads", "eval_episodes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.grad_var_every < 0:
+            raise ValueError(f"grad_var_every must be >= 0, got {self.grad_var_every}")
+        if self.algo in ("ddpg", "rp0") and self.h != 0:
+            raise ValueError(f"{self.algo} is the h = 0 estimator; got h = {self.h}")
+
+    @classmethod
+    def tiny(cls, **overrides) -> Config:
+        """Small networks and batches, early updates and h-step unrolls: smoke tests and debugging."""
+        small = {"policy_hidden": 16, "critic_hidden": 16, "model_hidden": 16, "reward_hidden": 16, "batch_size": 16,
+                 "learning_starts": 100, "model_warmup": 150, "dr_recent": 200, "log_every": 50, "eval_every": 100,
+                 "eval_episodes": 1, "checkpoint_every": 100, "grad_var_every": 100, "grad_var_samples": 8,
+                 "tensorboard": False}
+        return cls(**{**small, **overrides})
+
+    @property
+    def uses_model(self) -> bool:
+        return self.algo in ("rp-dp", "rp-dr") and self.h > 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        d = dict(d)
+        d["log_std_bounds"] = tuple(d["log_std_bounds"])
+        return cls(**d)
