@@ -1,0 +1,91 @@
+"""Figures 1–6 from small fake run directories."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from trainers import figures
+
+COLUMNS = ["step", "episodes", "episode_return", "eval_return", "eval_std", "wall_time"]
+
+
+def fake_run(root, env, algo, h, sn, seed, model_loss="h-step", steps=(1000, 2000, 3000), gradvar=True,
+             landscape=False):
+    d = root / env / f"{algo}_h{h}_{'sn' if sn else 'vanilla'}_{model_loss}" / f"seed{seed}"
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"env": env, "algo": algo, "h": h, "sn": sn, "seed": seed,
+                                               "model_loss": model_loss}))
+    with (d / "metrics.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS)
+        w.writeheader()
+        for i, s in enumerate(steps):
+            ev = "" if i == 0 else 100.0 * i + seed + (50 if sn else 0)  # no eval yet at the first row
+            w.writerow({"step": s, "episodes": i, "episode_return": 10 * i, "eval_return": ev, "eval_std": 1.0,
+                        "wall_time": i})
+    if gradvar and algo in figures.MODEL_BASED:
+        with (d / "gradvar.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "h", "total", "mean_per_param", "n_samples", "n_params"])
+            for s in steps:
+                for hh in sorted({0, h}):
+                    v = 2.0 ** hh * (0.1 if sn else 1.0) * (1 + seed)
+                    w.writerow([s, hh, v, v / 100, 256, 100])
+    if landscape:
+        a = np.linspace(-1, 1, 5)
+        (d / "landscapes").mkdir()
+        np.savez(d / "landscapes" / f"step000003000_h{h}.npz", a=a, b=a, loss=np.add.outer(a ** 2, a ** 2) * (h + 1),
+                 h=np.array(h), step=np.array(3000))
+    return d
+
+
+@pytest.fixture
+def runs(tmp_path):
+    root = tmp_path / "runs"
+    for seed in (0, 1):
+        for sn in (False, True):
+            for h in (3, 15):
+                fake_run(root, "Hopper-v5", "rp-dp", h, sn, seed, landscape=seed == 0)
+        fake_run(root, "Hopper-v5", "ddpg", 0, False, seed)
+        fake_run(root, "Hopper-v5", "rp-dp", 3, False, seed, model_loss="mse")
+    return root
+
+
+def test_all_figures_from_runs(runs, tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert figures.main([str(runs), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert names == {"fig1_algorithms.png", "fig2_gradvar.png", "fig3_landscapes.png", "fig4_sn_returns.png",
+                     "fig5_sn_gradvar.png", "fig6_model_learners.png", "summary.json"}
+    summary = {(r["algo"], r["h"], r["sn"], r["model_loss"]): r for r in json.loads((out / "summary.json").read_text())}
+    r = summary[("rp-dp", 15, True, "h-step")]
+    assert r["seeds"] == [0, 1] and r["steps_max"] == 3000
+    assert r["final_return_mean"] == pytest.approx(250.5) and r["final_return_std"] == pytest.approx(np.std([250, 251], ddof=1))
+
+
+def test_seed_band_uses_the_shared_range_and_log_space():
+    a = (np.array([0.0, 10.0, 20.0]), np.array([1.0, 10.0, 100.0]))
+    b = (np.array([0.0, 10.0]), np.array([100.0, 1000.0]))
+    x, mean, lo, hi = figures.seed_band([a, b], log=True)
+    assert list(x) == [0.0, 10.0]
+    assert mean == pytest.approx([10.0, 100.0])  # geometric mean
+    assert lo[0] < mean[0] < hi[0]
+
+
+def test_gradvar_curve_reads_the_runs_own_h(runs):
+    run = figures.load_run(runs / "Hopper-v5" / "rp-dp_h15_vanilla_h-step" / "seed0")
+    steps, v = figures.gradvar_curve(run)
+    assert list(steps) == [1000, 2000, 3000] and v[0] == pytest.approx(2.0 ** 15)
+    assert figures.gradvar_curve(run, h=0)[1][0] == pytest.approx(1.0)
+
+
+def test_missing_data_is_skipped_with_a_reason(tmp_path, capsys):
+    fake_run(tmp_path / "r", "Walker2d-v5", "ddpg", 0, False, 0)
+    written = figures.make_figures([tmp_path / "r"], tmp_path / "f")
+    assert {p.name for p in written} == {"fig1_algorithms.png", "summary.json"}
+    assert "fig2_gradvar.png: no data" in capsys.readouterr().out
+
+
+def test_no_runs_is_an_error(tmp_path):
+    with pytest.raises(SystemExit, match="no runs"):
+        figures.make_figures([tmp_path], tmp_path / "f")

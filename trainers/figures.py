@@ -1,0 +1,276 @@
+"""Analogues of the paper's Figures 1–6 from run directories:
+``python -m trainers.figures runs/sweep [more roots or runs] --out figures/``.
+
+A run is any directory holding ``metrics.csv`` and ``config.json`` (``trainers.train``); runs are
+grouped by (env, algo, h, sn, model learner) and averaged over seeds. Gradient variance comes from
+``gradvar.csv`` and landscapes from ``landscapes/*.npz`` (``trainers.instrument``).
+
+- fig1_algorithms.png: returns of every algorithm without SN (Fig 1);
+- fig2_gradvar.png: gradient variance of vanilla RP-DP vs training step, one curve per h (Fig 2);
+- fig3_landscapes.png: loss landscapes of RP-DP at the smallest and largest h, without/with SN (Fig 3);
+- fig4_sn_returns.png: returns with and without SN per model-based algorithm and h (Fig 4);
+- fig5_sn_gradvar.png: gradient variance with and without SN per h (Fig 5);
+- fig6_model_learners.png: RP-DP returns per model learner (Fig 6, Appendix B.2);
+- summary.json: per group, the last evaluation return (mean, std over seeds), seeds and steps.
+
+Returns are mean ± std over seeds on the step range every seed covers. Variances span orders of
+magnitude, so they are shown as the geometric mean over seeds with a ± 1 std band of log10.
+Figures without data are skipped and the reason printed.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+MODEL_BASED = ("rp-dp", "rp-dr")
+DEFAULT_LEARNER = "h-step"  # trainers.config.Config.model_loss
+
+
+@dataclass
+class Run:
+    path: Path
+    env: str
+    algo: str
+    h: int
+    sn: bool
+    seed: int
+    model_loss: str
+    metrics: dict[str, np.ndarray]
+    gradvar: dict[str, np.ndarray] = field(default_factory=dict)
+    landscapes: list[Path] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple:
+        return (self.env, self.algo, self.h, self.sn, self.model_loss)
+
+
+def _read_csv(path: Path) -> dict[str, np.ndarray]:
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {k: np.array([float(r[k]) if r[k] not in ("", None) else math.nan for r in rows]) for k in rows[0]}
+
+
+def load_run(path: Path) -> Run:
+    cfg = json.loads((path / "config.json").read_text())
+    run = Run(path, cfg["env"], cfg["algo"], int(cfg["h"]), bool(cfg["sn"]), int(cfg["seed"]),
+              cfg.get("model_loss", DEFAULT_LEARNER), _read_csv(path / "metrics.csv"))
+    if (path / "gradvar.csv").exists():
+        run.gradvar = _read_csv(path / "gradvar.csv")
+    run.landscapes = sorted((path / "landscapes").glob("*.npz"))
+    return run
+
+
+def find_runs(roots: list[Path]) -> list[Run]:
+    dirs = {p.parent for r in roots for p in ([r / "metrics.csv"] if (r / "metrics.csv").exists()
+                                             else Path(r).rglob("metrics.csv"))}
+    return [load_run(d) for d in sorted(dirs) if (d / "config.json").exists()]
+
+
+def group(runs: list[Run]) -> dict[tuple, list[Run]]:
+    out = defaultdict(list)
+    for r in runs:
+        out[r.key].append(r)
+    return dict(sorted(out.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
+
+
+def returns(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, return): the evaluation return where the run has evaluated, else the training one."""
+    m = run.metrics
+    col = "eval_return" if np.isfinite(m.get("eval_return", np.array([math.nan]))).any() else "episode_return"
+    steps, y = m.get("step", np.array([])), m.get(col, np.array([]))
+    ok = np.isfinite(y)
+    return steps[ok], y[ok]
+
+
+def gradvar_curve(run: Run, h: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, total variance) at the run's own h (or ``h``) from gradvar.csv."""
+    g = run.gradvar
+    if not g:
+        return np.array([]), np.array([])
+    sel = (g["h"] == (run.h if h is None else h)) & np.isfinite(g["total"]) & (g["total"] > 0)
+    return g["step"][sel], g["total"][sel]
+
+
+def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], log: bool = False):
+    """Mean and std over seeds on a shared grid within the step range all seeds cover (in log10 if ``log``)."""
+    curves = [(x, np.log10(y) if log else y) for x, y in curves if len(x)]
+    if not curves:
+        return None
+    lo, hi = max(x.min() for x, _ in curves), min(x.max() for x, _ in curves)
+    if hi < lo:
+        return None
+    grid = np.unique(np.concatenate([x[(x >= lo) & (x <= hi)] for x, _ in curves]))
+    ys = np.stack([np.interp(grid, x, y) for x, y in curves])
+    mean, std = ys.mean(0), ys.std(0, ddof=1) if len(ys) > 1 else np.zeros_like(grid, dtype=float)
+    if log:
+        return grid, 10 ** mean, 10 ** (mean - std), 10 ** (mean + std)
+    return grid, mean, mean - std, mean + std
+
+
+def plot_band(ax, band, label: str, n: int, **kw) -> None:
+    x, m, lo, hi = band
+    (line,) = ax.plot(x, m, label=f"{label} (n={n})", **kw)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
+
+
+def _label(key: tuple, parts=("algo", "h", "sn", "loss")) -> str:
+    env, algo, h, sn, loss = key
+    bits = {"algo": algo, "h": f"h={h}", "sn": "SN" if sn else "vanilla", "loss": loss}
+    return " ".join(bits[p] for p in parts)
+
+
+def _panels(n: int, title: str):
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axs = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax in axs.flat[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig, list(axs.flat)
+
+
+def _save(fig, path: Path, written: list[Path]) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+
+def curve_figure(panels: dict[str, list[tuple[str, list[Run]]]], curve, log: bool, ylabel: str,
+                 title: str, path: Path, written: list[Path]) -> Optional[str]:
+    """One panel per key of ``panels``, one seed-averaged curve per (label, runs)."""
+    bands = {p: [(lab, rs, seed_band([curve(r) for r in rs], log)) for lab, rs in items]
+             for p, items in panels.items()}
+    bands = {p: [b for b in items if b[2] is not None] for p, items in bands.items()}
+    bands = {p: items for p, items in bands.items() if items}
+    if not bands:
+        return f"{path.name}: no data"
+    fig, axs = _panels(len(bands), title)
+    for ax, (p, items) in zip(axs, bands.items()):
+        for lab, rs, band in items:
+            plot_band(ax, band, lab, len(rs))
+        ax.set_title(p)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    _save(fig, path, written)
+    return None
+
+
+def landscape_figure(groups: dict[tuple, list[Run]], path: Path, written: list[Path]) -> Optional[str]:
+    """Fig 3: per env, RP-DP landscapes (latest step, lowest seed) at the smallest and largest h,
+    one row without and one with SN."""
+    cells = {}
+    for key, rs in groups.items():
+        env, algo, h, sn, _ = key
+        with_l = [r for r in rs if r.landscapes]
+        if algo == "rp-dp" and with_l:
+            cells[(env, sn, h)] = min(with_l, key=lambda r: r.seed).landscapes[-1]
+    if not cells:
+        return f"{path.name}: no landscapes"
+    envs = sorted({e for e, _, _ in cells})
+    cols = []
+    for env in envs:
+        hs = sorted({h for e, _, h in cells if e == env})
+        cols += [(env, h) for h in sorted({hs[0], hs[-1]})]
+    fig, axs = plt.subplots(2, len(cols), figsize=(4.2 * len(cols), 7), squeeze=False)
+    for j, (env, h) in enumerate(cols):
+        for i, sn in enumerate((False, True)):
+            ax = axs[i, j]
+            f = cells.get((env, sn, h))
+            if f is None:
+                ax.set_visible(False)
+                continue
+            d = np.load(f)
+            z = np.where(np.isfinite(d["loss"]), d["loss"], np.nan)
+            cs = ax.contourf(d["a"], d["b"], z, levels=30, cmap="viridis")
+            fig.colorbar(cs, ax=ax)
+            ax.set_title(f"{env} h={h} {'SN' if sn else 'vanilla'}\nstep {int(d['step'])}", fontsize=9)
+    fig.suptitle("−V̂_h along two filter-normalised directions (Fig 3)")
+    _save(fig, path, written)
+    return None
+
+
+def summary(groups: dict[tuple, list[Run]]) -> list[dict]:
+    out = []
+    for key, rs in groups.items():
+        last = [returns(r)[1][-1] for r in rs if len(returns(r)[1])]
+        steps = [int(r.metrics["step"][-1]) for r in rs if len(r.metrics.get("step", []))]
+        env, algo, h, sn, loss = key
+        out.append({"env": env, "algo": algo, "h": h, "sn": sn, "model_loss": loss, "seeds": sorted(r.seed for r in rs),
+                    "steps_min": min(steps, default=0), "steps_max": max(steps, default=0),
+                    "final_return_mean": float(np.mean(last)) if last else None,
+                    "final_return_std": float(np.std(last, ddof=1)) if len(last) > 1 else None})
+    return out
+
+
+def make_figures(roots: list[Path], out: Path) -> list[Path]:
+    runs = find_runs(roots)
+    if not runs:
+        raise SystemExit(f"no runs (metrics.csv + config.json) under {', '.join(map(str, roots))}")
+    out.mkdir(parents=True, exist_ok=True)
+    groups = group(runs)
+    envs = sorted({k[0] for k in groups})
+    written: list[Path] = []
+    skipped = []
+
+    def sel(pred):
+        return [(k, rs) for k, rs in groups.items() if pred(*k)]
+
+    fig1 = {env: [(_label(k, ("algo", "h")), rs) for k, rs in sel(lambda e, a, h, sn, l: e == env and not sn
+                                                                   and l == DEFAULT_LEARNER)] for env in envs}
+    skipped.append(curve_figure(fig1, returns, False, "return", "Algorithms, no SN (Fig 1)",
+                                out / "fig1_algorithms.png", written))
+    fig2 = {env: [(f"h={k[2]}", rs) for k, rs in sel(lambda e, a, h, sn, l: e == env and a == "rp-dp" and not sn)]
+            for env in envs}
+    skipped.append(curve_figure(fig2, gradvar_curve, True, "tr Cov(ĝ_n)", "Gradient variance of vanilla RP-DP (Fig 2)",
+                                out / "fig2_gradvar.png", written))
+    skipped.append(landscape_figure(groups, out / "fig3_landscapes.png", written))
+    pairs = sorted({(e, a, h) for e, a, h, sn, l in groups if a in MODEL_BASED and h > 0 and l == DEFAULT_LEARNER})
+    fig45 = {f"{e} {a} h={h}": [(_label(k, ("sn",)), rs) for k, rs in sel(
+        lambda e2, a2, h2, sn, l: (e2, a2, h2) == (e, a, h) and l == DEFAULT_LEARNER)] for e, a, h in pairs}
+    skipped.append(curve_figure(fig45, returns, False, "return", "With and without SN (Fig 4)",
+                                out / "fig4_sn_returns.png", written))
+    skipped.append(curve_figure(fig45, gradvar_curve, True, "tr Cov(ĝ_n)", "Gradient variance with and without SN (Fig 5)",
+                                out / "fig5_sn_gradvar.png", written))
+    learners = {e for e, a, h, sn, l in groups if a == "rp-dp" and l != DEFAULT_LEARNER}
+    fig6 = {env: [(_label(k, ("loss", "h", "sn")), rs) for k, rs in sel(lambda e, a, h, sn, l: e == env and a == "rp-dp")]
+            for env in learners}
+    skipped.append(curve_figure(fig6, returns, False, "return", "Model learners (Fig 6)",
+                                out / "fig6_model_learners.png", written) if fig6
+                   else "fig6_model_learners.png: every RP-DP run uses the default learner")
+    (out / "summary.json").write_text(json.dumps(summary(groups), indent=1))
+    written.append(out / "summary.json")
+    for s in filter(None, skipped):
+        print(f"skipped {s}")
+    return written
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m trainers.figures", description=__doc__.split("\n\n")[0])
+    p.add_argument("roots", nargs="+", type=Path, help="run directories or folders holding them")
+    p.add_argument("--out", type=Path, default=Path("figures"))
+    args = p.parse_args(argv)
+    for f in make_figures(args.roots, args.out):
+        print(f"wrote {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
