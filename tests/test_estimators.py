@@ -110,3 +110,10 @@ def test_start_state_mixture_extremes():
     frac = (sample_start_states(0.3, lambda k, gen: torch.ones(k, 4, dtype=torch.float64),
                                 lambda k, gen: torch.zeros(k, 4, dtype=torch.float64), 4000, g())[:, 0]).mean()
     assert abs(float(frac) - 0.3) < 0.03
+
+
+def test_fast_squared_norms_refuse_spectral_norm():
+    """Under spectral norm the hooks see W/σ(W), not θ: the fast method must refuse, not be wrong."""
+    policy = torch.nn.Sequential(torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(2, 2)))
+    with pytest.raises(ValueError, match="parametrized"):
+        per_sample_sq_norms(policy, lambda pol, s, nz: pol(s).sum(-1), torch.zeros(3, 2), None)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 
 import numpy as np
 import torch
@@ -179,26 +178,6 @@ class Agent:
         if not self.deterministic:
             out.update(self.update_alpha(s0))
         return out
-
-    def gradient_variance(self, buffer: ReplayBuffer, rng: np.random.Generator, n: int, h: int) -> float:
-        """v = E‖ĝ_n − ḡ‖² of the per-sample estimator (docs/conventions.md), as in Figs. 2 and 5,
-        from ``estimators.per_sample_grads``. SN layers run in eval mode: vmap cannot replay the
-        in-place power iteration, and the stored vectors are the ones the last update used."""
-        s0 = buffer.sample(n, rng)["obs"]
-        modules = [m for m in (self.policy, self.model, self.critic) if m is not None]
-        for m in modules:
-            m.eval()
-        try:
-            model, reward, s0, noise = self.estimator_inputs(buffer, s0, rng, h)
-            value_fn = functools.partial(estimators.mve_value, model=model, reward=reward, critic=self.critic,
-                                         h=h, gamma=self.cfg.gamma, alpha=self.alpha, terminal=self.terminal)
-            grads = estimators.per_sample_grads(self.policy, lambda pol, s, nz: value_fn(pol, s0=s, noise=nz),
-                                                s0, noise)
-        finally:
-            for m in modules:
-                m.train()
-        g = estimators.flatten_grads(grads)
-        return float((g - g.mean(0)).pow(2).sum(1).mean().detach())
 
     def update_alpha(self, s: Tensor) -> dict[str, Tensor]:
         """SAC temperature: minimise E[-α (log π(a|s) + H_target)]."""

@@ -63,8 +63,13 @@ class Config:
     eval_every: int = 5000  # official eval_freq
     eval_episodes: int = 10  # official num_eval_episodes
     checkpoint_every: int = 10_000
-    grad_var_every: int = 5000  # per-sample gradient variance of the policy estimator (Figs. 2, 5); 0: never
+    grad_var_every: int = 5000  # per-sample gradient variance of the RP-DP estimator (Figs. 2, 5); 0: never
     grad_var_samples: int = 64
+    grad_var_hs: tuple = ()  # further h measured at the same iterate (gradvar.csv), e.g. (0, 3, 5, 10, 15)
+    landscape_every: int = 0  # loss landscape of the h-step MVE objective (Fig. 3); 0: never
+    landscape_samples: int = 64
+    landscape_grid: int = 21
+    landscape_span: float = 1.0
     tensorboard: bool = True  # write events only if tensorboard is installed
 
     def validate(self) -> None:
@@ -82,8 +87,13 @@ class Config:
         for name in ("log_every", "eval_every", "checkpoint_every", "batch_size", "threads", "eval_episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.grad_var_every < 0:
-            raise ValueError(f"grad_var_every must be >= 0, got {self.grad_var_every}")
+        for name in ("grad_var_every", "landscape_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if any(k < 0 for k in self.grad_var_hs):
+            raise ValueError(f"grad_var_hs must be >= 0, got {self.grad_var_hs}")
+        if self.algo in ("ddpg", "rp0") and set(self.grad_var_hs) - {0}:
+            raise ValueError(f"{self.algo} has no model: grad_var_hs may only hold 0, got {self.grad_var_hs}")
         if self.algo in ("ddpg", "rp0") and self.h != 0:
             raise ValueError(f"{self.algo} is the h = 0 estimator; got h = {self.h}")
 
@@ -107,4 +117,5 @@ class Config:
     def from_dict(cls, d: dict) -> Config:
         d = dict(d)
         d["log_std_bounds"] = tuple(d["log_std_bounds"])
+        d["grad_var_hs"] = tuple(d.get("grad_var_hs", ()))
         return cls(**d)

@@ -220,6 +220,11 @@ def per_sample_sq_norms(policy: torch.nn.Module, value_fn: Callable, s0: Tensor,
     foreign = [k for k, p in policy.named_parameters() if id(p) not in covered]
     if foreign:
         raise ValueError(f"per_sample_sq_norms handles nn.Linear parameters only, not {foreign}")
+    # The hooks see the layer's effective weight: under a parametrization (spectral norm) that is
+    # W/σ(W), not the parameter θ the gradient is taken with respect to.
+    if any(torch.nn.utils.parametrize.is_parametrized(m) for m in linears):
+        raise ValueError("per_sample_sq_norms cannot handle parametrized layers (e.g. spectral norm); "
+                         "use per_sample_grads")
     inputs = {m: [] for m in linears}
     signals = {m: {} for m in linears}
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from trainers import instrument
 from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import ALGOS, ENVS, MODEL_LOSSES, Config
@@ -67,6 +68,28 @@ def tensorboard_writer(cfg: Config, out: Path):
     return SummaryWriter(str(out / "tb"))
 
 
+def measure(cfg: Config, agent: Agent, buffer: ReplayBuffer, out: Path, n: int, loop: dict) -> None:
+    """Figs. 2, 3, 5: gradient variance and loss landscape of the RP-DP objective (4.1)-(4.2) through
+    the agent's model at the current iterate (trainers.instrument). Start states come from the
+    buffer through a generator of their own, so measuring leaves training bit-identical."""
+    var_due = cfg.grad_var_every and n % cfg.grad_var_every == 0
+    land_due = cfg.landscape_every and n % cfg.landscape_every == 0
+    if not (var_due or land_due):
+        return
+    vx = instrument.value_expansion(agent)
+    h_now = cfg.h if agent.model is not None and n >= cfg.model_warmup else 0
+    pick = np.random.default_rng((cfg.seed, n))
+    if var_due:
+        s0 = torch.from_numpy(buffer.data["obs"][pick.integers(0, buffer.size, cfg.grad_var_samples)])
+        hs = cfg.grad_var_hs if agent.model is not None else ()
+        stats = instrument.log_gradient_variance(vx, s0, hs, h_now, step=n, run_dir=out, seed=cfg.seed)
+        loop["grad_var"] = stats["gradvar_total"]
+    if land_due:
+        s0 = torch.from_numpy(buffer.data["obs"][pick.integers(0, buffer.size, cfg.landscape_samples)])
+        instrument.save_landscape(vx, s0, instrument.landscape_path(out, n, h_now), h=h_now, step=n,
+                                  n_grid=cfg.landscape_grid, span=cfg.landscape_span, seed=cfg.seed)
+
+
 def train(cfg: Config, resume: bool = False) -> int:
     """Run (or resume) training; returns the process exit status (0, or 1 on a non-finite value)."""
     cfg.validate()
@@ -103,6 +126,7 @@ def train(cfg: Config, resume: bool = False) -> int:
             w = csv.DictWriter(f, COLUMNS)
             w.writeheader()
             w.writerows(rows)
+        instrument.drop_after(out, loop["step"])
     else:
         obs, _ = env.reset(seed=cfg.seed)
         loop = {"step": 0, "obs": obs, "episodes": 0, "ep_return": 0.0, "ep_len": 0, "last_return": float("nan"),
@@ -149,9 +173,8 @@ def train(cfg: Config, resume: bool = False) -> int:
             # --- evaluate, log, checkpoint -----------------------------------------------------
             if n % cfg.eval_every == 0:
                 loop["eval"] = evaluate_policy(agent, cfg.env, cfg.eval_episodes, seed=cfg.seed + 10_000 + n)
-            if cfg.grad_var_every and n % cfg.grad_var_every == 0 and n >= cfg.learning_starts:
-                h = cfg.h if n >= cfg.model_warmup else 0
-                loop["grad_var"] = agent.gradient_variance(buffer, rng, cfg.grad_var_samples, h)
+            if n >= cfg.learning_starts:
+                measure(cfg, agent, buffer, out, n, loop)
             if n % cfg.log_every == 0 or n == cfg.steps:
                 row = {k: float(v) / loop["acc_n"] for k, v in loop["acc"].items() if k in COLUMNS}
                 row.update(step=n, episodes=loop["episodes"], episode_return=loop["last_return"],
@@ -200,6 +223,9 @@ def _parser() -> argparse.ArgumentParser:
         default = f.default
         if f.name == "log_std_bounds":
             continue
+        if f.name == "grad_var_hs":
+            p.add_argument(flag, type=int, nargs="*", default=None, help="default: none")
+            continue
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"default {default}")
         else:
@@ -213,6 +239,8 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
     args = vars(_parser().parse_args(argv))
     resume_dir = args.pop("resume")
     given = {k: v for k, v in args.items() if v is not None}
+    if "grad_var_hs" in given:
+        given["grad_var_hs"] = tuple(given["grad_var_hs"])
     if resume_dir is not None:
         run = Path(resume_dir)
         if not (run / CHECKPOINT).exists() or not (run / "config.json").exists():
