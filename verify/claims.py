@@ -17,3 +17,12 @@ def proof_step_results(quick: bool):
 def proof_step_figures(quick: bool, out):
     from verify.proof_steps import proof_step_figures as draw
     return draw(quick, out)
+
+
+from verify import prop52, prop510  # noqa: F401  (register on import)
+
+
+@section("proof-chains", "Proof chains of Appendix C (verify/proof_chains.py)", order=95)
+def proof_chain_results(quick: bool):
+    from verify.proof_chains import proof_chain_results as run
+    return run(quick)

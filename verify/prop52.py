@@ -1,0 +1,255 @@
+"""Proposition 5.2 (convergence to stationary points) and Corollary 5.12 (rate) on Algorithm 1.
+
+Toy. The offset-LQ toy of ``verify.proof_chains_smooth`` (scalar s' = A s + B a + w ξ, a = K s + θ + σ ς,
+quadratic reward): J(θ) = J_0 + b θ − (L/2) θ² exactly, so Assumption 5.1 holds with the exact
+constant L = 1.7613 (the descent lemma is an equality). The estimator ĝ is the pathwise gradient
+of an H-step rollout from ζ (critic Q̂ ≡ 0): H = 5 gives a real truncation bias b_t = ‖∇J(θ_t) − E ĝ_t‖
+(0.04 … 0.84 over the iterates), H = 60 (the toy of erratum E16) a negligible one (γ^60 ≈ 0.002).
+v_t = E‖ĝ_t − E ĝ_t‖² with batch N = ⌈√T⌉ (Corollary 5.12's batch growth, erratum E11).
+
+Iteration (Algorithm 1, line 5): θ_{t+1} = Π_Θ(θ_t + η ĝ_t) with η = 1/√T, T ∈ ``TS`` (all ≥ 4L² =
+12.4), θ_0 = 0, R independent runs; Θ = [−δ, δ] with δ = θ*/2 (projection active: the maximiser
+θ* lies outside Θ) and δ = ∞ (the unprojected update (4.6); in the bounds δ is then read as
+max_{r,t} |θ_t|, the smallest Θ that holds the iterates).
+
+Measured at every iterate t (over the R runs, with fresh samples at θ_{r,t}):
+- E‖∇J(θ_t)‖² (exact ∇J at each run's θ_t; CLT over runs);
+- v_t = E_r[Var(ĝ | θ_{r,t})]/N (within-run sample variance of ``NMC`` per-sample gradients);
+- b_t = E_r ‖∇J(θ_{r,t}) − E[ĝ | θ_{r,t}]‖ by the Jensen sandwich: with d_r = ∇J(θ_{r,t}) − ḡ_r,
+  ‖E_r d_r‖ ≤ b_t ≤ E_r ‖d_r‖, so the lower limit of the first and the upper of the second bracket it;
+- G_t = E‖ĝ_t‖ (for the corrected form).
+Every per-t interval is at level 1 − (1 − LEVEL)/T (Bonferroni over t), so sums over t and the
+minimum over t inherit a valid interval; the bound's interval (evaluating it at the limits of its
+monotone inputs) enters the verdict through ``stats.widen``.
+
+Forms (all from ``bounds.convergence``):
+- Prop 5.2 printed: ``prop52_rhs`` (2δ b_t, E[J(θ_T) − J(θ_1)]); bounds has no separate explicit form
+  (``prop52_rhs`` is also the last line of proof C.1);
+- Prop 5.2 corrected: ``prop52_rhs_corrected`` (η G_t b_t, E[J(θ_T) − J(θ_0)]; erratum E10), the
+  proof's penultimate line;
+- Cor 5.12 printed: ``cor512_rhs`` with the O(1/√T) constant C_conv read as 1;
+- Cor 5.12 explicit: ``cor512_explicit`` (proof C.5 before O(·), the 8 v term kept, E11).
+Per-t sums are taken term by term: Σ_t f(b_t, v_t) = T · mean_t f(b_t, v_t) with f the bound at
+DeltaJ = 0, plus the bound's DeltaJ term.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bounds import convergence as BC
+from bounds.numeric import direct
+from verify import stats
+from verify.proof_chains_smooth import OffsetToy
+from verify.registry import figure, section
+from verify.stats import LEVEL
+from verify.verdict import CheckResult
+
+#: H -> toy; L, θ* and ∇J do not depend on H (only E ĝ does)
+TOYS = {5: OffsetToy(H=5), 60: OffsetToy(H=60)}
+TOY = TOYS[60]
+NMC = 64  # per-sample gradients per run and iterate for b_t, v_t
+#: name -> (claim, form, sympy right-hand side)
+BOUNDS = {
+    "prop5.2": ("prop5.2", "printed", BC.prop52_rhs),
+    "prop5.2 corrected": ("prop5.2", "corrected", BC.prop52_rhs_corrected),
+    "cor5.12": ("cor5.12", "printed", BC.cor512_rhs),
+    "cor5.12 explicit": ("cor5.12", "explicit", BC.cor512_explicit),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    Ts: tuple[tuple[int, tuple[int, ...]], ...]  # (H, the T's run with it): H = 60 costs 12x H = 5
+    runs: int
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return [(H, T) for H, Ts in self.Ts for T in Ts]
+
+
+QUICK = Config(Ts=((5, (16, 64, 256)), (60, (16, 64))), runs=200)
+FULL = Config(Ts=((5, (16, 64, 256, 1024)), (60, (16, 64, 256))), runs=400)
+
+
+def config(quick: bool) -> Config:
+    return QUICK if quick else FULL
+
+
+DELTAS = (TOY.theta_star / 2, math.inf)
+
+
+@lru_cache(maxsize=None)
+def _rhs(name: str):
+    return direct(BOUNDS[name][2]())
+
+
+def _key(delta: float) -> str:
+    return "inf" if math.isinf(delta) else f"{delta:.6g}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One configuration's iterates and per-iterate measurements (arrays over t = 0..T−1, each
+    (point, low, high) at the Bonferroni level)."""
+
+    H: int
+    T: int
+    N: int
+    eta: float
+    delta: float
+    theta: np.ndarray  # (R, T+1)
+    sq: tuple  # E‖∇J(θ_t)‖²
+    b: tuple
+    v: tuple
+    G: tuple
+    dJ0: tuple  # E[J(θ_T) − J(θ_0)]
+    dJ1: tuple  # E[J(θ_T) − J(θ_1)]
+
+    @property
+    def c(self) -> float:
+        return 1 / (self.eta - TOY.L * self.eta ** 2)
+
+    @property
+    def radius(self) -> float:
+        """δ of the bounds: the projection radius, or max |θ_t| when unprojected."""
+        return self.delta if math.isfinite(self.delta) else float(np.abs(self.theta).max())
+
+
+def _mean_ci(x: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise CLT (mean, low, high) of iid rows."""
+    m = x.mean(0)
+    half = stats.z(level) * x.std(0, ddof=1) / math.sqrt(x.shape[0])
+    return m, m - half, m + half
+
+
+@lru_cache(maxsize=None)
+def run(H: int, T: int, delta: float, quick: bool) -> Run:
+    """R runs of Algorithm 1 with η = 1/√T, N = ⌈√T⌉, and the measurements at every iterate."""
+    R, N, eta, toy = config(quick).runs, math.ceil(math.sqrt(T)), 1 / math.sqrt(T), TOYS[H]
+    rng = np.random.default_rng(zlib.crc32(f"prop52/{H}/{T}/{_key(delta)}/{quick}".encode()))
+    level = 1 - (1 - LEVEL) / T
+    theta = [np.zeros(R)]
+    sq, d, s2, gn = [], [], [], []
+    for _ in range(T):
+        th = theta[-1]
+        gm = toy.ghat(th, NMC, rng)  # fresh samples at θ_{r,t}: the measurement, not the step
+        d.append(TOY.grad(th) - gm.mean(1))
+        s2.append(gm.var(1, ddof=1) / N)
+        sq.append(TOY.grad(th) ** 2)
+        g = toy.ghat(th, N, rng).mean(1)
+        gn.append(np.abs(g))
+        theta.append(np.clip(th + eta * g, -delta, delta))
+    d, theta = np.stack(d, 1), np.stack(theta, 1)
+    d_mean, d_lo, d_hi = _mean_ci(d, level)
+    _, _, abs_hi = _mean_ci(np.abs(d), level)
+    b_point = np.abs(d_mean)
+    # lower limit of ‖E d‖: the distance of E d's interval from 0
+    b_low = np.where((d_lo > 0) | (d_hi < 0), np.minimum(np.abs(d_lo), np.abs(d_hi)), 0.0)
+    b = (b_point, b_low, np.maximum(abs_hi, b_point))
+    J = TOY.J(theta)
+    dJ0 = tuple(float(x) for x in stats.mean_ci(J[:, -1] - J[:, 0], LEVEL))
+    dJ1 = tuple(float(x) for x in stats.mean_ci(J[:, -1] - J[:, 1], LEVEL))
+    return Run(H, T, N, eta, delta, theta, _mean_ci(np.stack(sq, 1), level), b,
+               _mean_ci(np.stack(s2, 1), level), _mean_ci(np.stack(gn, 1), level), dJ0, dJ1)
+
+
+def rhs(name: str, r: Run, k: int, upto: int | None = None, drop: tuple[str, ...] = ()) -> float:
+    """Bound ``name`` on run ``r`` with its inputs at index k of their (point, low, high) triples
+    (k = 1, 2: the bound's limits, by monotonicity). ``upto`` applies it to the first ``upto``
+    iterations (the running form of the figure); ``drop`` zeroes inputs (negative controls)."""
+    T = r.T if upto is None else upto
+    b, v, G = (np.asarray(x[k][:T]) for x in (r.b, r.v, r.G))
+    if upto is None:
+        dJ0, dJ1 = r.dJ0[k], r.dJ1[k]
+    else:
+        J = TOY.J(r.theta)
+        dJ0, dJ1 = float((J[:, T] - J[:, 0]).mean()), float((J[:, T] - J[:, 1]).mean())
+    dJ = dJ0 if name == "prop5.2 corrected" else dJ1
+    p = dict(T=T, c=r.c, delta=r.radius, eta=r.eta, L=TOY.L, C_conv=1.0)
+    vals = {key: 0.0 * x if key in drop else x for key, x in (("b", b), ("v", v), ("G", G))}
+    fn = _rhs(name)
+    if name.startswith("prop5.2"):
+        per_t = fn(**p, b=vals["b"], v=vals["v"], G=vals["G"], DeltaJ=0.0)
+        tail = 0.0 if "DeltaJ" in drop else fn(**p, b=0.0, v=0.0, G=0.0, DeltaJ=dJ)
+        return float(per_t.mean() + tail)
+    # Cor 5.12: ε(T) = Σ_t b_t = T · mean b, and (8/T)·T·v with v the mean v_t
+    return float(fn(**p, b=vals["b"].mean(), v=vals["v"].mean(), DeltaJ=0.0 if "DeltaJ" in drop else dJ))
+
+
+def lhs(r: Run) -> tuple[float, float, float, int]:
+    """min_t E‖∇J(θ_t)‖² with its interval (min of the simultaneous per-t limits) and the argmin."""
+    m, lo, hi = r.sq
+    t = int(np.argmin(m))
+    return float(m[t]), float(lo.min()), float(hi.min()), t
+
+
+def _instance(r: Run, name: str, **more) -> dict:
+    return {"mdp": "offset-LQ toy", "A": TOY.A, "B": TOY.B, "K": TOY.K, "sigma": TOY.sigma, "gamma": TOY.gamma,
+            "H": r.H, "L": round(TOY.L, 4), "T": r.T, "N": r.N, "eta": round(r.eta, 5), "delta": _key(r.delta),
+            "runs": r.theta.shape[0], "bound": name, **more}
+
+
+def check(name: str, H: int, T: int, delta: float, quick: bool, drop: tuple[str, ...] = (),
+          scale: float = 1.0) -> CheckResult:
+    """min_t E‖∇J(θ_t)‖² ≤ ``scale`` · bound ``name`` on one configuration."""
+    r = run(H, T, delta, quick)
+    m, lo, hi, t = lhs(r)
+    bound, b_lo, b_hi = (scale * rhs(name, r, k, drop=drop) for k in (0, 1, 2))
+    claim, form, _ = BOUNDS[name]
+    note = (f"c = {r.c:.4g}, δ = {r.radius:.4g}, mean b_t = {r.b[0].mean():.4g}, mean v_t = {r.v[0].mean():.4g}, "
+            f"E[J(θ_T) − J(θ_0)] = {r.dJ0[0]:.4g}, argmin t = {t}; bound interval [{b_lo:.4g}, {b_hi:.4g}] folded "
+            f"into the CI; per-t limits Bonferroni over T")
+    if drop:
+        note += f"; control: {', '.join(drop)} removed"
+    if scale != 1:
+        note += f"; bound scaled by {scale:g}"
+    return CheckResult(claim, form, _instance(r, name, t_min=t), m, stats.widen((lo, hi), m, (b_lo, b_hi), bound),
+                       bound, level=LEVEL, note=note)
+
+
+def results_all(quick: bool) -> list[CheckResult]:
+    return [check(name, H, T, d, quick) for name in BOUNDS for H, T in config(quick).pairs() for d in DELTAS]
+
+
+@section("prop5.2", "Proposition 5.2 and Corollary 5.12: convergence of Algorithm 1", order=10)
+def results(quick: bool) -> list[CheckResult]:
+    return results_all(quick)
+
+
+@figure("prop5.2")
+def convergence_figure(quick: bool, out: Path) -> list[Path]:
+    """Per H (rows). Left: running min_t E‖∇J‖² against Prop 5.2 applied to the first τ iterations
+    (largest T). Right: min_t E‖∇J‖² and every bound over T, projected (solid) and unprojected (dashed)."""
+    import matplotlib.pyplot as plt
+
+    cfg = config(quick)
+    fig, axes = plt.subplots(len(cfg.Ts), 2, figsize=(11, 3.8 * len(cfg.Ts)), squeeze=False)
+    for row, (H, Ts) in zip(axes, cfg.Ts):
+        for d, ls in zip(DELTAS, ("-", "--")):
+            r = run(H, Ts[-1], d, quick)
+            taus = np.unique(np.geomspace(2, r.T, 30).astype(int))
+            row[0].plot(taus, np.minimum.accumulate(r.sq[0])[taus - 1], "k" + ls, label=f"min E‖∇J‖², δ={_key(d)}")
+            for name in ("prop5.2", "prop5.2 corrected"):
+                row[0].plot(taus, [rhs(name, r, 0, upto=tau) for tau in taus], ls, label=f"{name}, δ={_key(d)}")
+            runs = [run(H, T, d, quick) for T in Ts]
+            row[1].plot(Ts, [lhs(x)[0] for x in runs], "k" + ls, marker="o", label=f"measured, δ={_key(d)}")
+            for name in BOUNDS:
+                row[1].plot(Ts, [rhs(name, x, 0) for x in runs], ls, marker=".", label=f"{name}, δ={_key(d)}")
+        row[0].set_xlabel(f"iterations τ (T = {Ts[-1]}, η = 1/√T)")
+        row[0].set_title(f"Prop 5.2 inequality over iterations, H = {H}", fontsize=9)
+        row[1].set_xlabel("T (η = 1/√T, N = ⌈√T⌉)")
+        row[1].set_title(f"left side vs right sides over T, H = {H}", fontsize=9)
+        for ax in row:
+            ax.set_xscale("log")
+            ax.set_yscale("symlog", linthresh=1e-3)
+            ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = out / "prop52_inequality_over_iterations.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
