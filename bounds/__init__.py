@@ -7,6 +7,7 @@ b, v, DeltaJ, G and the O-constants C_var, C_bias, C_h, C_conv). Values are unno
 
 bounds.variance (Prop 5.4, (C.9)-(C.18)):
     c10(k), c12(k), K_hat(k)                      (C.10), (C.12), (C.13) as printed
+    c10_unrolled(k), c12_unrolled(k)              intermediate lines of (C.10), (C.12)
     c10_corrected(k), c12_corrected(k), K_hat_corrected(k)   full chain rule, rate ρ = L_f√(1+L_π²)
     lemma_c1_action(k, printed=False), lemma_c1_state(k)     Lemma C.1 / (C.18)
     lemma_c1_action_corrected(k), lemma_c1_state_corrected(k)
@@ -55,6 +56,8 @@ EXPRESSIONS = {
     "K_hat": variance.K_hat,
     "K_hat_corrected": variance.K_hat_corrected,
     "c10": variance.c10,
+    "c10_unrolled": variance.c10_unrolled,
+    "c12_unrolled": variance.c12_unrolled,
     "c12": variance.c12,
     "c10_corrected": variance.c10_corrected,
     "c12_corrected": variance.c12_corrected,

@@ -27,6 +27,16 @@ def c12(k=i):
     return L_theta * (k**2 + 1) * Lf_t**(2 * k) * Lpi_t**k
 
 
+def c10_unrolled(k=i):
+    """First inequality of (C.10): ‖dâ_k/dθ‖ ≤ L_f^k L_π^k L_θ + L_θ Σ_{j<k} (L_f L_π)^j (rests on (C.9): E1)."""
+    return (L_f * L_pi)**k * L_theta + L_theta * GeomSum(L_f * L_pi, k)
+
+
+def c12_unrolled(k=i):
+    """Third line of (C.12) as printed: L_θ L̃_f^k L̃_π + L_θ k L̃_f^k L̃_π Σ_{j<k} L_f^j (erratum E2)."""
+    return L_theta * Lf_t**k * Lpi_t + L_theta * k * Lf_t**k * Lpi_t * GeomSum(L_f, k)
+
+
 def K_hat(k=i):
     """Eq. (C.13) of the paper: K̂(k) = (C.10) + (C.12), a bound on ‖dx̂_k/dθ‖, x̂ = (ŝ, â)."""
     return c10(k) + c12(k)

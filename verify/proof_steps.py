@@ -38,7 +38,6 @@ from torch.func import jacfwd, vmap
 
 from bounds import variance as BV
 from bounds.numeric import Evaluator
-from bounds.symbols import GeomSum, L_f as sL_f, L_pi as sL_pi, L_theta as sL_theta, i as s_i, tilde
 from trainers.estimators import Noise, trajectory_jacobians
 from verify.verdict import CheckResult
 
@@ -218,18 +217,6 @@ def bound_at(key: str, expr_fn: Callable[[], sp.Expr], inst, steps: np.ndarray, 
     return _evaluator(key, expr_fn)(i=steps, **inst.consts(), **extra).value
 
 
-# Intermediate lines of the proof of Prop 5.4 that are closed forms (the final lines live in bounds).
-def _c10_unrolled() -> sp.Expr:
-    """First inequality of (C.10): ‖dâ_i/dθ‖ ≤ L_f^i L_π^i L_θ + L_θ Σ_{j<i} (L_f L_π)^j."""
-    return (sL_f * sL_pi) ** s_i * sL_theta + sL_theta * GeomSum(sL_f * sL_pi, s_i)
-
-
-def _c12_unrolled() -> sp.Expr:
-    """Third line of (C.12): L_θ L̃_f^i L̃_π + L_θ i L̃_f^i L̃_π Σ_{j<i} L_f^j (as printed)."""
-    Lf_t, Lpi_t = tilde(sL_f), tilde(sL_pi)
-    return sL_theta * Lf_t**s_i * Lpi_t + sL_theta * s_i * Lf_t**s_i * Lpi_t * GeomSum(sL_f, s_i)
-
-
 # --- the steps ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -303,7 +290,7 @@ def _make_steps() -> list[Step]:
              lambda t, nm: (nm["A"], c(t)["L_f"] * c(t)["L_pi"] * prev(nm["A"]) + c(t)["L_theta"]),
              lambda t, nm: c(t)["L_f"] * c(t)["L_pi"] * prev(nm["A"]), "below"),
         Step("C.10", "printed", "‖dâ_i/dθ‖ ≤ L_f^i L_π^i L_θ + L_θ Σ_{j<i} L_f^j L_π^j (first inequality)", "bound",
-             _closed("c10_unrolled", _c10_unrolled, "A"),
+             _closed("c10_unrolled", BV.c10_unrolled, "A"),
              lambda t, nm: c(t)["L_theta"] * (c(t)["L_f"] * c(t)["L_pi"]) ** growth(t), "below"),
         Step("C.10", "printed", "‖dâ_i/dθ‖ ≤ L_θ (i+1) L̃_f^i L̃_π^i", "bound",
              _closed("c10", BV.c10, "A"), lambda t, nm: np.full(nm["A"].shape, c(t)["L_theta"]), "below"),
@@ -320,7 +307,7 @@ def _make_steps() -> list[Step]:
                             * max(c(t)["L_f"], 1) ** growth(t) * max(c(t)["L_pi"], 1) ** growth(t)),
              lambda t, nm: c(t)["L_f"] * prev(nm["S"]), "below"),
         Step("C.12", "printed", "‖dŝ_i/dθ‖ ≤ L_θ L̃_f^i L̃_π + L_θ i L̃_f^i L̃_π Σ_{j<i} L_f^j (third line)", "bound",
-             _closed("c12_unrolled", _c12_unrolled, "S"),
+             _closed("c12_unrolled", BV.c12_unrolled, "S"),
              lambda t, nm: np.full(nm["S"].shape, c(t)["L_theta"]) * c(t)["L_f"] ** growth(t), "below"),
         Step("C.12", "printed", "‖dŝ_i/dθ‖ ≤ L_θ (i²+1) L̃_f^{2i} L̃_π^i", "bound",
              _closed("c12", BV.c12, "S"),
