@@ -26,3 +26,5 @@ from verify import prop52, prop510  # noqa: F401  (register on import)
 def proof_chain_results(quick: bool):
     from verify.proof_chains import proof_chain_results as run
     return run(quick)
+
+from verify import remark55  # noqa: F401  (register on import)

@@ -1,0 +1,378 @@
+"""Remark 5.5 (smoothness regularisation) on the expanding sine toy: does spectral normalisation of
+a learned model and policy reduce the RP gradient variance at large h?
+
+Setup (every step seeded; one instance, ``sine-expanding`` of ``verify.instances``: λ = 2.956,
+L_f = 3, chaotic closed loop):
+
+- Data: ``DATA`` transitions (s, a, s') of the true MDP, s ∼ ν of the toy's policy a = k s + σ ς,
+  the logged action widened to k s + ``EXPLORE`` · ς so that the model sees the action direction.
+- Models: f̂(s, a, ξ) = m_ψ(s, a) + c ξ with m_ψ a ReLU MLP of ``trainers.networks.mlp`` (the noise
+  scale c is the true one, so only the mean is learned); vanilla, and SN on every layer but the last
+  (Appendix B.1). Fitted by full-batch Adam on the one-step squared error, same data, same seed.
+- Policies: ``toy_mdps.base.NeuralPolicy`` (tanh MLP, σ ς noise), vanilla and with SN on every
+  layer, both fitted by regression onto the toy's controller μ(s) = k s on the data's states, from
+  the same initialisation. Why imitation: both arms then act alike, so the closed loop the
+  imagined rollouts follow is the same and the comparison isolates the parametrisation and
+  smoothness of the networks, not a different behaviour.
+- Estimator: RP-DP (4.2) through the learned model, start states from ζ (β = 0), the toy's reward
+  and its myopic critic Q̂ = r/(1 − γ) as the tail (identical in every arm), h = 0…15.
+  v(h) = E‖ĝ − E ĝ‖² over ``samples`` per-sample gradients (vmap: SN layers are parametrized), with
+  common random numbers: every arm sees the same start states and noise at a given h.
+
+Arms: "vanilla" (both unnormalised), "sn" (both SN), and "sn-model" / "sn-policy" (one of the two);
+"contracting" (the vanilla policy through the toy's stand-in f̂ = 0.5 sin s + b a + c ξ, not
+learned) is a reference whose variance certainly does not grow, for the controls.
+
+Checks (percentile bootstrap at ``LEVEL`` over samples, the same resampled indices in every arm so
+that ratios and differences are paired; each h has its own samples, so the bootstrap replicates of
+different h are independent and combine into replicates of a slope):
+
+- ``ratio_check``: v_vanilla(h) / v_sn(h) ≥ 1 at h ∈ ``LARGE_H`` (claim: SN reduces the variance);
+- ``rate_check``: the growth rate of log v over ``Config.window`` is lower with SN (difference ≥ 0);
+- ``flat_check``: with SN, log v is not exponential in h (rate ≤ ``prop54.FLAT``), the remark's
+  literal "avoid exponentially increasing gradient variance".
+
+Each row's instance carries the realised Lipschitz constants (Π‖W_i‖₂ over layers, and the
+closed-loop Lyapunov exponent of the learned model and policy).
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from toy_mdps.base import DTYPE, NeuralPolicy, unit_noise
+from toy_mdps.chaotic import SineModel
+from trainers.estimators import flatten_grads, mve_value, per_sample_grads
+from trainers.networks import mlp
+from verify import instances, prop54
+from verify.registry import figure, section
+from verify.stats import LEVEL, log_slope
+from verify.verdict import CheckResult
+
+INST = "sine-expanding"
+#: arm -> (model, SN policy); model is "vanilla" or "sn" (learned) or "contracting" (reference)
+ARMS = {"vanilla": ("vanilla", False), "sn": ("sn", True), "sn-model": ("sn", False),
+        "sn-policy": ("vanilla", True), "contracting": ("contracting", False)}
+#: λ̂ of the reference model f̂ = λ̂ sin s + b a + c ξ: closed loop contracting (|λ̂| + |b k| < 1)
+LAM_CONTRACTING = 0.5
+DATA = 2000
+EXPLORE = 0.5
+HIDDEN, LAYERS = 32, 3        # model: 3 Linear layers; policy: two hidden tanh layers of 32
+#: full-batch Adam steps: the SN model converges slower than the vanilla one and needs the longer fit
+MODEL_STEPS, POLICY_STEPS, LR = 1500, 600, 3e-3
+LARGE_H = (10, 15)
+REPS = 400
+
+
+@dataclass(frozen=True)
+class Config:
+    hs: tuple[int, ...]
+    window: tuple[int, ...]  # large-h part of ``hs`` on which log-variance rates are fitted
+    samples: int
+
+
+QUICK = Config(hs=(0, 1, 2, 3, 5, 8, 10, 12, 15), window=(8, 10, 12, 15), samples=2500)
+FULL = Config(hs=tuple(range(16)), window=tuple(range(8, 16)), samples=6000)
+
+
+def config(quick: bool) -> Config:
+    return QUICK if quick else FULL
+
+
+def _seed(*key) -> int:
+    return zlib.crc32(("remark55/" + "/".join(map(str, key))).encode())  # not hash(): salted per process
+
+
+@contextmanager
+def _one_thread():
+    # one intra-op thread: these small layers gain nothing from two on a loaded 2-core box
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class LearnedModel(nn.Module):
+    """f̂(s, a, ξ) = m_ψ(s, a) + c ξ; ``infer_xi`` inverts it in ξ (RP-DR would need it)."""
+
+    def __init__(self, net: nn.Module, c: float):
+        super().__init__()
+        self.net, self.c = net, c
+
+    def mean(self, s: Tensor, a: Tensor) -> Tensor:
+        return self.net(torch.cat([s, a], -1))
+
+    def forward(self, s: Tensor, a: Tensor, xi: Tensor) -> Tensor:
+        return self.mean(s, a) + self.c * xi
+
+    def infer_xi(self, s: Tensor, a: Tensor, s_next: Tensor) -> Tensor:
+        return (s_next - self.mean(s, a)) / self.c
+
+
+def lipschitz_product(module: nn.Module) -> float:
+    """Π‖W_i‖₂ over the (effective, i.e. normalised where SN) Linear weights: the global Lipschitz
+    constant of the MLP with 1-Lipschitz activations (Appendix B.1)."""
+    return math.prod(torch.linalg.matrix_norm(m.weight.detach(), 2).item()
+                     for m in module.modules() if isinstance(m, nn.Linear))
+
+
+@lru_cache(maxsize=None)
+def data() -> tuple[Tensor, Tensor, Tensor]:
+    """(s, a, s') of the true MDP, s ∼ ν of the toy's policy, widened actions (module docstring)."""
+    p = instances.toy(INST)
+    g = torch.Generator().manual_seed(_seed("data"))
+    s = p.sample_nu(DATA, g)
+    a = p.k * s + EXPLORE * unit_noise("uniform", (DATA, 1), g)
+    return s, a, p.true_model(s, a, unit_noise("uniform", (DATA, 1), g))
+
+
+def _fit(module: nn.Module, loss_fn, steps: int) -> float:
+    """Full-batch Adam on ``loss_fn`` (deterministic); the final loss."""
+    opt = torch.optim.Adam(module.parameters(), lr=LR)
+    module.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+    module.eval()  # SN: no power iteration from here on, so every measurement sees one weight
+    with torch.no_grad():
+        return float(loss_fn())
+
+
+@lru_cache(maxsize=None)
+def model(kind: str) -> tuple[nn.Module, float]:
+    """The model of an arm and its one-step MSE on the data: "vanilla" or "sn" (fitted; SN on all
+    layers but the last), or "contracting" (the reference λ̂ = ``LAM_CONTRACTING``, not fitted)."""
+    p = instances.toy(INST)
+    s, a, s2 = data()
+    if kind == "contracting":
+        f = SineModel(LAM_CONTRACTING, p.true_model.b, p.true_model.c)
+        return f, float((f(s, a, torch.zeros_like(s)) - s2).pow(2).mean())
+    with torch.random.fork_rng():  # mlp() initialises from the global generator: seed it, then restore it
+        torch.manual_seed(_seed("model-init"))
+        m = LearnedModel(mlp(2, HIDDEN, 1, LAYERS, sn=kind == "sn", sn_last=False).to(DTYPE), p.true_model.c)
+    with _one_thread():  # the mean is regressed on s'; the zero-mean noise c ξ averages out
+        mse = _fit(m, lambda: (m.mean(s, a) - s2).pow(2).mean(), MODEL_STEPS)
+    return m, mse
+
+
+@lru_cache(maxsize=None)
+def policy(sn: bool) -> tuple[NeuralPolicy, float]:
+    """The fitted policy (vanilla or SN on every layer) and its final imitation MSE against k s."""
+    p = instances.toy(INST)
+    pol = NeuralPolicy(1, 1, (HIDDEN, HIDDEN), p.sigma, p.noise_kind,
+                       torch.Generator().manual_seed(_seed("policy-init")))
+    if sn:
+        with torch.random.fork_rng():  # spectral_norm draws its power-iteration vectors globally
+            torch.manual_seed(_seed("policy-sn"))
+            for i, layer in enumerate(pol.mean):
+                if isinstance(layer, nn.Linear):
+                    pol.mean[i] = spectral_norm(layer)
+    s = data()[0]
+    with _one_thread():
+        mse = _fit(pol, lambda: (pol.mean(s) - p.k * s).pow(2).mean(), POLICY_STEPS)
+    return pol, mse
+
+
+def pair(arm: str) -> tuple[nn.Module, NeuralPolicy]:
+    kind, sn = ARMS[arm]
+    return model(kind)[0], policy(sn)[0]
+
+
+def _mean_fn(f):
+    return f.mean if isinstance(f, LearnedModel) else (lambda s, a: f(s, a, torch.zeros_like(s)))
+
+
+@torch.no_grad()
+def lyapunov(arm: str, n: int = 100, steps: int = 200, burn_in: int = 20) -> float:
+    """Closed-loop Lyapunov exponent of an arm's model and policy: mean over n trajectories of
+    (1/T) Σ log|dŝ_{t+1}/dŝ_t|, dŝ'/dŝ = ∂m/∂s + ∂m/∂a · dμ/ds (central differences, step 1e-6).
+    The O(1/T) bias of the finite average is not bounded; it is reported, not tested."""
+    f, pol = pair(arm)
+    mean = _mean_fn(f)
+    p = instances.toy(INST)
+    g = torch.Generator().manual_seed(_seed("lyapunov"))
+    s, acc, eps = p.sample_zeta(n, g), torch.zeros(n, dtype=DTYPE), 1e-6
+    for t in range(burn_in + steps):
+        if t >= burn_in:
+            mu = pol.mean(s)
+            dmu = (pol.mean(s + eps) - pol.mean(s - eps)) / (2 * eps)
+            dfs = (mean(s + eps, mu) - mean(s - eps, mu)) / (2 * eps)
+            dfa = (mean(s, mu + eps) - mean(s, mu - eps)) / (2 * eps)
+            acc += torch.log((dfs + dfa * dmu).abs().clamp_min(1e-300)).squeeze(-1)
+        a, _ = pol(s, unit_noise(p.noise_kind, (n, 1), g))
+        s = f(s, a, unit_noise(p.noise_kind, (n, 1), g))
+    return float((acc / steps).mean())
+
+
+@lru_cache(maxsize=None)
+def realised(arm: str) -> dict:
+    """An arm's realised constants: Π‖W‖₂ of model and policy mean (the reference model: its
+    exact (s, a) constant √(λ̂² + b²)), the fits' MSE, and the closed-loop Lyapunov exponent."""
+    kind, sn = ARMS[arm]
+    f, pol = pair(arm)
+    lip_f = lipschitz_product(f) if isinstance(f, LearnedModel) else math.hypot(f.lam, f.b)
+    with _one_thread():
+        lyap = lyapunov(arm)
+    return {"L_model": round(lip_f, 3), "L_policy": round(lipschitz_product(pol.mean), 3),
+            "mse_model": float(f"{model(kind)[1]:.3g}"), "mse_policy": float(f"{policy(sn)[1]:.3g}"),
+            "lyapunov": round(lyap, 3)}
+
+
+def value_fn(arm: str, h: int):
+    """``value(policy, s0, noise)`` of (4.1) through the arm's model, with the toy's reward and critic."""
+    p = instances.toy(INST)
+    return partial(_value, model=pair(arm)[0], reward=p.reward, critic=p.critic, h=h, gamma=p.gamma)
+
+
+def _grads(arm: str, h: int, s0: Tensor, noise) -> Tensor:
+    return flatten_grads(per_sample_grads(pair(arm)[1], value_fn(arm, h), s0, noise)).detach()
+
+
+def _value(pol, s0, noise, model, reward, critic, h, gamma):
+    return mve_value(pol, model, reward, critic, s0, noise, h, gamma)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """v(h) per arm (point estimates, shape (len(hs),)) and bootstrap replicates (len(hs), REPS);
+    replicate r of every arm at a given h uses the same resampled indices."""
+
+    hs: tuple[int, ...]
+    v: dict
+    reps: dict
+
+
+@lru_cache(maxsize=None)
+def curves(quick: bool) -> Curves:
+    """Measure v(h) for every arm and h; seeds fixed per h, shared by the arms (common random numbers)."""
+    cfg, p = config(quick), instances.toy(INST)
+    v = {a: [] for a in ARMS}
+    reps = {a: [] for a in ARMS}
+    with _one_thread():
+        for h in cfg.hs:
+            g = torch.Generator().manual_seed(_seed("samples", h))
+            s0 = p.sample_zeta(cfg.samples, g)
+            noise = p.sample_noise(h, cfg.samples, g)
+            m = cfg.samples
+            counts = torch.zeros(REPS, m, dtype=DTYPE)
+            idx = torch.randint(m, (REPS, m), generator=torch.Generator().manual_seed(_seed("boot", h)))
+            counts.scatter_add_(1, idx, torch.ones(REPS, m, dtype=DTYPE))
+            for arm in ARMS:
+                gr = _grads(arm, h, s0, noise)
+                v[arm].append(float((gr - gr.mean(0)).pow(2).sum() / (m - 1)))
+                means = counts @ gr / m
+                reps[arm].append((m / (m - 1) * (counts @ gr.pow(2).sum(1) / m - means.pow(2).sum(1))).numpy())
+    return Curves(cfg.hs, {a: np.array(x) for a, x in v.items()}, {a: np.stack(x) for a, x in reps.items()})
+
+
+def _ci(x: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.quantile(x, [0.5 - LEVEL / 2, 0.5 + LEVEL / 2])
+    return float(lo), float(hi)
+
+
+def _instance(**more) -> dict:
+    d = instances.describe(INST)
+    return {"mdp": INST, "L_f": d["L_f"], "gamma": d["gamma"], "estimator": "dp", "beta": 0.0,
+            "critic": "myopic r/(1-gamma)", **more}
+
+
+def _realised(*arms: str) -> dict:
+    return {arm: realised(arm) for arm in arms}
+
+
+def ratio_check(num: str, den: str, h: int, quick: bool) -> CheckResult:
+    """v_num(h) / v_den(h) ≥ 1 (paired bootstrap). Remark 5.5 is ``ratio_check("vanilla", "sn", h)``."""
+    c = curves(quick)
+    k = c.hs.index(h)
+    ratio = c.v[num][k] / c.v[den][k]
+    return CheckResult("remark5.5", "printed", _instance(h=h, ratio=f"v[{num}] / v[{den}]", realised=_realised(num, den)),
+                       measured=ratio, ci=_ci(c.reps[num][k] / c.reps[den][k]), bound=1.0, direction="ge",
+                       level=LEVEL, note=f"variance ratio at h = {h}, {config(quick).samples} samples per arm, "
+                                         f"paired percentile bootstrap")
+
+
+def _rates(c: Curves, arm: str, window) -> tuple[float, np.ndarray]:
+    idx = [c.hs.index(h) for h in window]
+    return (log_slope(window, c.v[arm][idx]),
+            np.polyfit(np.asarray(window, float), np.log(c.reps[arm][idx]), 1)[0])
+
+
+def rate_check(faster: str, slower: str, quick: bool) -> CheckResult:
+    """rate(faster) − rate(slower) ≥ 0 for the least-squares slope of log v over the window.
+    Remark 5.5 is ``rate_check("vanilla", "sn")``."""
+    cfg = config(quick)
+    c = curves(quick)
+    (rf, bf), (rs, bs) = _rates(c, faster, cfg.window), _rates(c, slower, cfg.window)
+    return CheckResult("remark5.5.rate", "printed",
+                       _instance(rate=f"rate[{faster}] - rate[{slower}]", rates={faster: round(rf, 4), slower: round(rs, 4)},
+                                 realised=_realised(faster, slower)),
+                       measured=rf - rs, ci=_ci(bf - bs), bound=0.0, direction="ge", level=LEVEL,
+                       note=f"slopes of log v over h in {list(cfg.window)}, paired bootstrap")
+
+
+def flat_check(arm: str, quick: bool, flat: float = prop54.FLAT) -> CheckResult:
+    """rate(arm) ≤ ``flat``: log v not exponential in h. Remark 5.5's literal claim for arm "sn"."""
+    cfg = config(quick)
+    r, b = _rates(curves(quick), arm, cfg.window)
+    return CheckResult("remark5.5.not-exponential", "printed", _instance(arm=arm, realised=_realised(arm)),
+                       measured=r, ci=_ci(b), bound=flat, level=LEVEL,
+                       note=f"slope of log v over h in {list(cfg.window)} at most {flat} per step")
+
+
+#: the arms Remark 5.5 is about (the reference "contracting" arm only serves the controls)
+SN_ARMS = ("sn", "sn-model", "sn-policy")
+
+
+def checks(quick: bool) -> list[CheckResult]:
+    rows = [ratio_check("vanilla", arm, h, quick) for arm in SN_ARMS for h in LARGE_H]
+    rows += [rate_check("vanilla", arm, quick) for arm in SN_ARMS]
+    return rows + [flat_check(arm, quick) for arm in ("vanilla", *SN_ARMS)]
+
+
+@section("remark5.5", "Remark 5.5: spectral normalisation and gradient variance", order=30)
+def results(quick: bool) -> list[CheckResult]:
+    return checks(quick)
+
+
+@figure("remark5.5")
+def variance_figure(quick: bool, out: Path) -> list[Path]:
+    """v(h) of every arm with its bootstrap band on a log axis, and the ratio vanilla / arm."""
+    import matplotlib.pyplot as plt
+
+    c = curves(quick)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for k, arm in enumerate(ARMS):
+        color = f"C{k}"  # one colour per arm in both panels
+        lo, hi = np.quantile(c.reps[arm], [0.5 - LEVEL / 2, 0.5 + LEVEL / 2], axis=1)
+        ax.fill_between(c.hs, lo, hi, alpha=0.25, color=color)
+        ax.plot(c.hs, c.v[arm], ".-", label=arm, color=color)
+        if arm != "vanilla":
+            r = c.reps["vanilla"] / c.reps[arm]
+            lo, hi = np.quantile(r, [0.5 - LEVEL / 2, 0.5 + LEVEL / 2], axis=1)
+            bx.fill_between(c.hs, lo, hi, alpha=0.25, color=color)
+            bx.plot(c.hs, c.v["vanilla"] / c.v[arm], ".-", label=f"vanilla / {arm}", color=color)
+    ax.set_yscale("log"), bx.set_yscale("log")
+    ax.set_xlabel("h"), bx.set_xlabel("h")
+    ax.set_ylabel("v(h), N = 1")
+    bx.axhline(1.0, color="k", lw=0.8)
+    ax.set_title(f"{INST}: learned model and policy ({LEVEL:.0%} bands)", fontsize=9)
+    bx.set_title("variance ratio (> 1: SN reduces variance)", fontsize=9)
+    ax.legend(fontsize=7), bx.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "remark55_variance_vs_h.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

@@ -1,0 +1,129 @@
+"""Remark 5.5 (spectral normalisation reduces the gradient variance at large h) on the expanding
+sine toy, with a learned ReLU model and tanh policy, vanilla against SN.
+
+Verdicts were measured first (quick configuration, fixed seeds) and are encoded here; where the
+remark fails, the test is a strict xfail whose reason is the counterexample's ``describe()``
+(instance abbreviated: sine-expanding, L_f = 3, γ = 0.9, RP-DP, β = 0, myopic critic).
+The controls compare the vanilla arm with a reference arm whose model is contracting (λ̂ = 0.5):
+there the same checks must hold, and with the arms swapped they must be violated.
+"""
+import pytest
+import torch
+
+from trainers.estimators import flatten_grads, per_sample_grads, per_sample_grads_loop
+from verify import instances, remark55
+from verify.conftest import QUICK
+
+_WHERE = "on sine-expanding (L_f = 3, gamma = 0.9), RP-DP, beta = 0, 2500 samples per arm"
+# Measured ratio v[vanilla] / v[arm] ≥ 1 (99% paired bootstrap CI): SN does not reduce the variance.
+RATIO = {
+    ("sn", 10): "remark5.5 [printed] inconclusive: measured 0.5118 (99% CI [0.2393, 1.038]) >= bound 1, h = 10",
+    ("sn", 15): "remark5.5 [printed] VIOLATED: measured 0.4178 (99% CI [0.191, 0.8041]) >= bound 1, h = 15",
+    ("sn-model", 10): "remark5.5 [printed] inconclusive: measured 0.6452 (99% CI [0.2257, 1.604]) >= bound 1, h = 10",
+    ("sn-model", 15): "remark5.5 [printed] inconclusive: measured 0.4085 (99% CI [0.1212, 1.407]) >= bound 1, h = 15",
+    ("sn-policy", 10): "remark5.5 [printed] inconclusive: measured 0.4782 (99% CI [0.2032, 1.012]) >= bound 1, h = 10",
+    ("sn-policy", 15): "remark5.5 [printed] inconclusive: measured 1.054 (99% CI [0.4827, 2.292]) >= bound 1, h = 15",
+}
+# Measured rate[vanilla] − rate[arm] ≥ 0 over h ∈ {8, 10, 12, 15}: SN does not lower the growth rate.
+RATE = {
+    "sn": "remark5.5.rate [printed] inconclusive: measured -0.06094 (99% CI [-0.1818, 0.06618]) >= bound 0 "
+          "(rates 0.679 vanilla, 0.740 sn)",
+    "sn-model": "remark5.5.rate [printed] inconclusive: measured -0.1213 (99% CI [-0.2949, 0.07368]) >= bound 0 "
+                "(rates 0.679 vanilla, 0.800 sn-model)",
+    "sn-policy": "remark5.5.rate [printed] inconclusive: measured 0.05711 (99% CI [-0.05813, 0.1931]) >= bound 0 "
+                 "(rates 0.679 vanilla, 0.622 sn-policy)",
+}
+# The remark's literal "avoid exponentially increasing gradient variance" for the SN pair.
+FLAT_SN = ("remark5.5.not-exponential [printed] VIOLATED: measured 0.74 (99% CI [0.6182, 0.8351]) <= bound 0.02 "
+           "for arm sn; the learned closed loop stays chaotic (Lyapunov exponent 0.35, true 0.33)")
+
+
+def _xfail(reason: str):
+    return pytest.mark.xfail(strict=True, reason=f"{reason} {_WHERE}")
+
+
+@pytest.mark.parametrize("arm,h", [pytest.param(a, h, marks=_xfail(r)) for (a, h), r in RATIO.items()])
+def test_sn_reduces_variance_at_large_h(arm, h):
+    """Remark 5.5: v[vanilla](h) / v[arm](h) ≥ 1 with confidence at h = 10 and 15."""
+    r = remark55.ratio_check("vanilla", arm, h, QUICK)
+    assert r.holds is True, r.describe()
+
+
+@pytest.mark.parametrize("arm", [pytest.param(a, marks=_xfail(r)) for a, r in RATE.items()])
+def test_sn_lowers_growth_rate(arm):
+    """Remark 5.5: the growth rate of log v in h is lower with SN."""
+    r = remark55.rate_check("vanilla", arm, QUICK)
+    assert r.holds is True, r.describe()
+
+
+@_xfail(FLAT_SN)
+def test_sn_variance_not_exponential():
+    r = remark55.flat_check("sn", QUICK)
+    assert r.holds is True, r.describe()
+
+
+def test_vanilla_variance_exponential():
+    """The setting is the one the remark is about: without SN, log v grows faster than FLAT."""
+    r = remark55.flat_check("vanilla", QUICK)
+    assert r.holds is False, r.describe()
+
+
+@pytest.mark.parametrize("h", remark55.LARGE_H)
+def test_ratio_control_contracting_reference(h):
+    """Control: a reduction that exists (the contracting reference model) is detected, and with
+    the arms swapped the same check is violated."""
+    r = remark55.ratio_check("vanilla", "contracting", h, QUICK)
+    swapped = remark55.ratio_check("contracting", "vanilla", h, QUICK)
+    assert r.holds is True and swapped.holds is False, (r.describe(), swapped.describe())
+
+
+def test_rate_control_contracting_reference():
+    r = remark55.rate_check("vanilla", "contracting", QUICK)
+    swapped = remark55.rate_check("contracting", "vanilla", QUICK)
+    assert r.holds is True and swapped.holds is False, (r.describe(), swapped.describe())
+
+
+def test_flat_control_contracting_reference():
+    """Control of ``flat_check``: it passes where the variance does not grow (contracting model)."""
+    r = remark55.flat_check("contracting", QUICK)
+    assert r.holds is True, r.describe()
+
+
+def test_spectral_norm_realised():
+    """SN layers have effective spectral norm ≈ 1, so the SN policy is ≈ 1-Lipschitz and the SN
+    model's constant is about its last layer's; both fit the data. Measured: the model's second
+    layer sits at 1.031 (one power-iteration step per update leaves σ(W) slightly underestimated),
+    the others at 1.000."""
+    for module in (remark55.model("sn")[0], remark55.policy(True)[0]):
+        for m in module.modules():
+            if isinstance(m, torch.nn.Linear) and torch.nn.utils.parametrize.is_parametrized(m):
+                assert abs(torch.linalg.matrix_norm(m.weight.detach(), 2).item() - 1) < 0.05
+    van, sn = remark55.realised("vanilla"), remark55.realised("sn")
+    assert sn["L_policy"] < 1.001 < van["L_policy"] and sn["L_model"] < van["L_model"], (van, sn)
+    noise_var = instances.toy(remark55.INST).true_model.c ** 2
+    assert van["mse_model"] < 1.5 * noise_var and sn["mse_model"] < 1.5 * noise_var, (van, sn)
+
+
+def test_sn_per_sample_grads_match_loop():
+    """The vmap per-sample gradients of an SN policy are those of autograd, one sample at a time
+    (the derivative is taken with respect to the raw weight, through the normalisation)."""
+    p = instances.toy(remark55.INST)
+    g = torch.Generator().manual_seed(0)
+    s0, noise = p.sample_zeta(4, g), p.sample_noise(3, 4, g)
+    pol, fn = remark55.pair("sn")[1], remark55.value_fn("sn", 3)
+    fast = flatten_grads(per_sample_grads(pol, fn, s0, noise))
+    loop = flatten_grads(per_sample_grads_loop(pol, fn, s0, noise))
+    assert torch.allclose(fast, loop, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_full_configuration():
+    """The full sweep (h = 0…15, 6000 samples) gives the quick verdicts. Measured: v[vanilla] / v[sn]
+    = 0.746 (99% CI [0.293, 1.76]) at h = 10 and 0.376 ([0.179, 0.713], violated) at h = 15; rate
+    difference −0.099 ([−0.205, 0.006]); SN rate 0.776 ([0.706, 0.836]) > FLAT."""
+    pair10, pair15 = (remark55.ratio_check("vanilla", "sn", h, False) for h in remark55.LARGE_H)
+    assert pair10.holds is None and pair15.holds is False, (pair10.describe(), pair15.describe())
+    rows = remark55.checks(False)
+    assert not any(r.holds for r in rows if r.claim in ("remark5.5", "remark5.5.rate")), [r.describe() for r in rows]
+    assert remark55.flat_check("sn", False).holds is False
+    assert remark55.ratio_check("vanilla", "contracting", 15, False).holds is True
