@@ -123,6 +123,9 @@ def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], log: bool = False):
 
 def plot_band(ax, band, label: str, n: int, **kw) -> None:
     x, m, lo, hi = band
+    if len(x) <= 20:  # short runs: a lone evaluation would otherwise draw nothing
+        kw.setdefault("marker", "o")
+        kw.setdefault("markersize", 3)
     (line,) = ax.plot(x, m, label=f"{label} (n={n})", **kw)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
 
