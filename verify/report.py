@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from verify import claims  # noqa: E402,F401  (registers the sections)
@@ -97,6 +98,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="the smaller configuration of the default pytest run")
     p.add_argument("--out", type=Path, default=Path("report"), help="output directory (default: report/)")
     args = p.parse_args(argv)
+    # small float64 toy problems: intra-op threads cost more than they save (as in conftest.py)
+    torch.set_num_threads(1)
     results, failed = write(args.out, args.quick)
     n = {k: sum(r.holds is k for r in results) for k in (True, False, None)}
     print(f"{len(results)} checks: {n[True]} hold, {n[False]} violated, {n[None]} inconclusive -> {args.out}/report.md")
