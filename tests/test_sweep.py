@@ -99,10 +99,11 @@ def test_ray_backend_same_outputs(tmp_path, fake_entry):
     assert (out / runs[0] / "metrics.csv").exists()
 
 
-@pytest.mark.parametrize("bad", [["--h", "-1"], ["--algos", "sac"], ["--envs", "Ant-v5"], ["--seeds", "0"]])
+@pytest.mark.parametrize("bad", [["--h", "-1"], ["--algos", "sac"], ["--envs", "Ant-v5"], ["--seeds", "0"],
+                                 ["--workers", "-1"], ["--out", "/dev/null/sweep"]])
 def test_bad_arguments_exit_2(bad):
-    argv = {"--algos": "rp-dp", "--envs": "Hopper-v5", "--steps": "10", "--h": "3", "--seeds": "1"}
+    argv = {"--algos": "rp-dp", "--envs": "Hopper-v5", "--steps": "10", "--h": "3", "--seeds": "1", "--dry-run": None}
     argv.update(dict([bad]))
     with pytest.raises(SystemExit) as e:
-        sweep.main([x for kv in argv.items() for x in kv])
+        sweep.main([x for kv in argv.items() for x in kv if x is not None])
     assert e.value.code == 2

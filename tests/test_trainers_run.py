@@ -57,6 +57,10 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys)
     (["--h", "-1"], "h must be >= 0"),
     (["--steps", "0"], "steps must be > 0"),
     (["--algo", "ddpg", "--h", "3"], "h = 0"),
+    (["--seed", "-1"], "seed must lie in"),
+    (["--gamma", "2"], "gamma must lie in (0, 1)"),
+    (["--grad-var-samples", "1"], "grad_var_samples must be >= 2"),
+    (["--learning-starts", "1"], "learning_starts must be >= h + 1"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, needle):
     assert main(args + ["--out", str(tmp_path / "run")]) == 2

@@ -94,6 +94,16 @@ class Config:
             raise ValueError(f"grad_var_hs must be >= 0, got {self.grad_var_hs}")
         if self.algo in ("ddpg", "rp0") and set(self.grad_var_hs) - {0}:
             raise ValueError(f"{self.algo} has no model: grad_var_hs may only hold 0, got {self.grad_var_hs}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must lie in [0, 2**32), got {self.seed}")
+        if not 0.0 < self.gamma < 1.0:
+            raise ValueError(f"gamma must lie in (0, 1), got {self.gamma}")
+        if self.grad_var_samples < 2:
+            raise ValueError(f"grad_var_samples must be >= 2 (a variance), got {self.grad_var_samples}")
+        if self.landscape_samples < 1:
+            raise ValueError(f"landscape_samples must be >= 1, got {self.landscape_samples}")
+        if self.learning_starts < self.h + 1:  # a model window of h + 1 steps must fit in the buffer
+            raise ValueError(f"learning_starts must be >= h + 1 = {self.h + 1}, got {self.learning_starts}")
         if self.algo in ("ddpg", "rp0") and self.h != 0:
             raise ValueError(f"{self.algo} is the h = 0 estimator; got h = {self.h}")
 

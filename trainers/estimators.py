@@ -267,6 +267,8 @@ def gradient_variance(policy: torch.nn.Module, value_fn: Callable, s0: Tensor, n
     N/(N−1) · (mean_n ‖ĝ_n‖² − ‖ḡ‖²) up to rounding. The batch-N variance is this divided by N.
     """
     n = s0.shape[0]
+    if n < 2:
+        raise ValueError(f"a variance needs at least 2 samples, got {n}")
     if method == "fast":
         sq, mean = per_sample_sq_norms(policy, value_fn, s0, noise)
         return n / (n - 1) * (sq.mean() - mean.pow(2).sum())

@@ -181,6 +181,12 @@ def parse(argv: Optional[list[str]] = None) -> tuple[argparse.Namespace, list[st
     args = p.parse_args(argv)
     if args.seeds <= 0 or args.steps <= 0 or args.threads <= 0 or any(h < 0 for h in args.h):
         p.error("--seeds, --steps and --threads must be > 0 and every h >= 0")
+    if args.workers is not None and args.workers <= 0:
+        p.error("--workers must be > 0")
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        p.error(f"cannot write to --out {args.out}: {e.strerror}")
     return args, extra
 
 

@@ -77,16 +77,16 @@ def write(out: Path, quick: bool) -> tuple[list[CheckResult], list[str]]:
                 failed.append(s.claim)
                 body += [f"## {s.title}", "", f"**This section failed:** `{type(e).__name__}: {e}`", ""]
                 tqdm.write(f"verify.report: section {s.claim} failed: {type(e).__name__}: {e}")
-                continue
-            all_results += results
-            counts = {w: sum(r.holds is k for r in results) for k, w in WORD.items()}
-            body += [f"## {s.title}", "",
-                     f"{len(results)} checks: {counts['holds']} hold, {counts['**violated**']} violated, "
-                     f"{counts['inconclusive']} inconclusive.", "",
-                     "| form | instance | measured | CI | bound | tightness | verdict | note |",
-                     "|---|---|---|---|---|---|---|---|"]
-            body += [_row(r) for r in results]
-            body += [""] + [f"![{p.stem}]({p.name})" for p in figs] + [""]
+            else:
+                all_results += results
+                counts = {w: sum(r.holds is k for r in results) for k, w in WORD.items()}
+                body += [f"## {s.title}", "",
+                         f"{len(results)} checks: {counts['holds']} hold, {counts['**violated**']} violated, "
+                         f"{counts['inconclusive']} inconclusive.", "",
+                         "| form | instance | measured | CI | bound | tightness | verdict | note |",
+                         "|---|---|---|---|---|---|---|---|"]
+                body += [_row(r) for r in results]
+                body += [""] + [f"![{p.stem}]({p.name})" for p in figs] + [""]
             md = head + _summary(all_results) + body + [f"_Generated in {time.time() - t0:.0f} s._"]
             (out / "report.md").write_text("\n".join(md) + "\n")
             (out / "report.json").write_text(json.dumps([r.to_json() for r in all_results], indent=1) + "\n")
@@ -100,6 +100,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     # small float64 toy problems: intra-op threads cost more than they save (as in conftest.py)
     torch.set_num_threads(1)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        p.error(f"cannot write to --out {args.out}: {e.strerror}")
     results, failed = write(args.out, args.quick)
     n = {k: sum(r.holds is k for r in results) for k in (True, False, None)}
     print(f"{len(results)} checks: {n[True]} hold, {n[False]} violated, {n[None]} inconclusive -> {args.out}/report.md")
