@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from trainers.estimators import Noise
+from toy_mdps.noise import Noise
 
 DTYPE = torch.float64
 SQRT3 = math.sqrt(3.0)

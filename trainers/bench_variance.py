@@ -22,8 +22,20 @@ import torch
 
 from toy_mdps.base import NeuralPolicy
 from toy_mdps.lqr import LQR
-from trainers.estimators import gradient_variance
-from verify.measure import estimator_inputs, value_fn
+from trainers.estimators import gradient_variance, mve_value, sample_start_states
+
+
+def value_fn(problem, h: int):
+    """The per-trajectory value (4.1) on ``problem``, as ``value(policy, s0, noise)``."""
+    def value(policy, s0, noise):
+        return mve_value(policy, problem.model, problem.reward, problem.critic, s0, noise, h, problem.gamma)
+    return value
+
+
+def estimator_inputs(problem, h: int, beta: float, n: int, generator: torch.Generator):
+    """n start states from μ = βν + (1 − β)ζ and the RP-DP noise of h model steps."""
+    s0 = sample_start_states(beta, problem.sample_nu, problem.sample_zeta, n, generator)
+    return s0, problem.sample_noise(h, n, generator)
 
 
 def timed(fn, repeats: int) -> float:
