@@ -139,6 +139,14 @@ def variance_terms(name: str, h: int, quick: bool) -> dict:
             "x_norm": np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0), "a_norm": np.abs(t["da"]).max(0), "gamma": p.gamma}
 
 
+def _collapse(c: dict, dev: np.ndarray, K: np.ndarray, gam: float, h: int) -> tuple[float, float]:
+    """(Σ_{i<h} γ^i L_r(dev_i + 2K_i) + γ^h L_Q̂(dev_h + 2K_h), (h L_r + γ^h L_Q̂)(dev_h + 2K_h)): the two sides
+    of the step from (C.14)–(C.15) to the first line of (C.16)."""
+    summed = float((gam ** np.arange(h) * (c["L_r"] * dev[:h] + 2 * c["L_r"] * K[:h])).sum()
+                   + gam ** h * c["L_Qhat"] * (dev[h] + 2 * K[h]))
+    return summed, (h * c["L_r"] + gam ** h * c["L_Qhat"]) * float(dev[h] + 2 * K[h])
+
+
 def variance_results(quick: bool) -> list[CheckResult]:
     out = []
     for name in INSTANCES:
@@ -181,17 +189,12 @@ def variance_results(quick: bool) -> list[CheckResult]:
             i17 = int(np.argmax(t["dev_a"][1:] / rhs17)) + 1
             out.append(_exact("C.17", "printed", "E‖dâ_i − dā_i‖ ≤ 4L_fL_π max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − dā_{i−1}‖ + 2L_θ",
                               name, t["dev_a"][i17], rhs17[i17 - 1], note=note, i=i17, **extra))
-            # the collapse Σ_{i<h} γ^i (C.15)(i) + γ^h (C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2K(h)) needs dev_i, K(i) increasing
-            K = t["x_norm"]
-            summed = float((gam ** np.arange(h) * (c["L_r"] * dev[:h] + 2 * c["L_r"] * K[:h])).sum()
-                           + gam ** h * c["L_Qhat"] * (dev[h] + 2 * K[h]))
-            collapsed = (h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])
-            out.append(_exact("C.16", "explicit", "Σ_{i<h} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2 max‖dx̂_h‖) (collapse to step h)",
-                              name, summed, collapsed, note=note, **extra))
-            # corrected collapse: the largest step term, not the last one (dev_i, ‖dx̂_i‖ need not grow in i)
-            worst = float(np.max(dev[:h + 1] + 2 * K[:h + 1]))
-            out.append(_exact("C.16", "corrected", "Σ_{i<h} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)·max_{i≤h}(dev_i + 2 max‖dx̂_i‖)",
-                              name, summed, (h * c["L_r"] + gam ** h * c["L_Qhat"]) * worst, note=note, **extra))
+            # the collapse Σ_{i<h} γ^i (C.15)_i + γ^h (C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2K̂(h)) with the
+            # paper's K̂(i) of (C.13) (increasing in i) and with K̂_c; dev_i measured, as the first line has them
+            for form, K, tag in (("printed", K_p, "K̂ of (C.13)"), ("corrected", K_c, "K̂_c")):
+                summed, collapsed = _collapse(c, dev, K, gam, h)
+                out.append(_exact("C.16", form, f"Σ_{{i<h}} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2{tag}(h)) (collapse to step h)",
+                                  name, summed, collapsed, note=note, **extra))
     return out
 
 
@@ -278,9 +281,9 @@ def results(quick: bool) -> list[CheckResult]:
 
 
 def controls(quick: bool) -> list[CheckResult]:
-    """Negative controls: (C.7) with the minimum over the sample in place of the maximum; the
-    corrected (C.16) collapse with the smallest step term in place of the largest; (C.23) with both
-    of its terms' constants removed (right side 0); all must fail on ``lqr-contracting``."""
+    """Negative controls: (C.7) with the minimum over the sample in place of the maximum; the (C.16)
+    collapse with the measured, non-increasing max_n‖dx̂_i/dθ‖ in place of K̂(i); (C.23) with both of
+    its terms' constants removed (right side 0); all must fail on ``lqr-contracting``."""
     name, out = "lqr-contracting", []
     c = params(name)
     t = variance_terms(name, 10, quick)
@@ -288,11 +291,11 @@ def controls(quick: bool) -> list[CheckResult]:
     v, lo, hi = stats.trace_cov_ci(g[:, None], LEVEL)
     out.append(_row("C.7", "explicit", "control: v ≤ min_{g'} ‖g' − E ĝ‖²", name, v, (lo, hi),
                     float(((g - g.mean()) ** 2).min()), h=10))
-    dev, K, gam, h = t["dev_s"] + t["dev_a"], t["x_norm"], t["gamma"], 10
-    summed = float((gam ** np.arange(h) * (c["L_r"] * dev[:h] + 2 * c["L_r"] * K[:h])).sum()
-                   + gam ** h * c["L_Qhat"] * (dev[h] + 2 * K[h]))
-    out.append(_exact("C.16", "corrected", "control: min_{i≤h} in place of max_{i≤h}", name, summed,
-                      (h * c["L_r"] + gam ** h * c["L_Qhat"]) * float(np.min(dev + 2 * K)), h=h))
+    # the collapse needs dev_i + 2K(i) to grow in i: with the measured max_n‖dx̂_i/dθ‖ (which falls on a
+    # contracting instance) in place of the paper's increasing K̂(i) it fails (the former erratum E15)
+    summed, collapsed = _collapse(c, t["dev_s"] + t["dev_a"], t["x_norm"], t["gamma"], 10)
+    out.append(_exact("C.16", "printed", "control: collapse with max_n‖dx̂_i/dθ‖ (measured) in place of K̂(i)", name,
+                      summed, collapsed, h=10))
     b = bias_terms(name, 3, quick)
     out.append(_exact("C.23", "printed", "control: right side without L_Q and ε_v terms (= 0)", name,
                       b["gamma"] ** 3 * b["q_term"], 0.0, h=3))
