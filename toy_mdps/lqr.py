@@ -2,7 +2,8 @@
 constants.
 
 MDP: s' = A s + B a + w u_ξ, a = π_θ(s, ς) = K s + σ ς, r(s, a) = −(sᵀR_s s + aᵀR_a a),
-s_0 = z u_0, where u_ξ, ς, u_0 are unit noise (identity covariance) of one kind: "uniform" (bounded,
+s_0 = z u_0 (or, with ``noise_cov`` / ``init_cov``, w and z the Cholesky factors of any dynamics-noise
+and initial-state covariances), where u_ξ, ς, u_0 are unit noise (identity covariance) of one kind: "uniform" (bounded,
 needed by the certificate) or "gaussian" (needed by the closed-form density of ν_π, hence κ).
 Values are unnormalised (docs/conventions.md): V(s) = −(sᵀP s + c).
 
@@ -40,17 +41,19 @@ def _norm2(x) -> float:
 
 
 class LinearModel:
-    """f̂(s, a, ξ) = Â s + B̂ a + w ξ, batched over rows; ``infer_xi`` inverts it in ξ (RP-DR)."""
+    """f̂(s, a, ξ) = Â s + B̂ a + L ξ, batched over rows, L a lower-triangular noise factor;
+    ``infer_xi`` inverts it in ξ (RP-DR)."""
 
-    def __init__(self, A, B, w: float):
-        self.A, self.B, self.w = _t(A), _t(B), float(w)
+    def __init__(self, A, B, L):
+        self.A, self.B, self.L = _t(A), _t(B), _t(L)
 
     def __call__(self, s: Tensor, a: Tensor, xi: Tensor) -> Tensor:
-        return s @ self.A.T + a @ self.B.T + self.w * xi
+        return s @ self.A.T + a @ self.B.T + xi @ self.L.T
 
     def infer_xi(self, s: Tensor, a: Tensor, s_next: Tensor) -> Tensor:
         """ξ with f̂(s, a, ξ) = s_next, eqs. (4.3)–(4.5)."""
-        return (s_next - s @ self.A.T - a @ self.B.T) / self.w
+        r = s_next - s @ self.A.T - a @ self.B.T
+        return torch.linalg.solve_triangular(self.L, r.reshape(-1, r.shape[-1]).T, upper=False).T.reshape(r.shape)
 
 
 class QuadraticCritic:
@@ -119,12 +122,14 @@ class LQR(ToyMDP):
     closed-form truth. ``certify=True`` raises unless the invariant domain is certified (see the
     module docstring); ``certify=False`` builds any instance (e.g. A = B = 0.69, K = 0.95, where
     ‖A‖, ‖B‖, ‖K‖ < 1 but A + BK expands) and sets ``certified = False``; closed-form values
-    then need √γ · spectral radius(A + BK) < 1.
+    then need √γ · spectral radius(A + BK) < 1. ``noise_cov`` (Σ_ξ) and ``init_cov`` (Σ_0), when
+    given, replace w² I and z² I; ``L_xi``, ``L_0`` are their Cholesky factors.
     """
 
     def __init__(self, A, B, K, sigma: float = 0.1, w: float = 0.05, z: float = 0.5,
                  gamma: float = 0.9, Rs=None, Ra=None, noise: str = "uniform",
-                 A_hat=None, B_hat=None, certify: bool = True, learn_sigma: bool = False):
+                 A_hat=None, B_hat=None, certify: bool = True, learn_sigma: bool = False,
+                 noise_cov=None, init_cov=None):
         self.A, self.B = np.atleast_2d(np.asarray(A, float)), np.atleast_2d(np.asarray(B, float))
         self.d_s, self.d_a = self.B.shape
         self.Rs = np.eye(self.d_s) if Rs is None else np.atleast_2d(np.asarray(Rs, float))
@@ -132,9 +137,14 @@ class LQR(ToyMDP):
         self.A_hat = self.A if A_hat is None else np.atleast_2d(np.asarray(A_hat, float))
         self.B_hat = self.B if B_hat is None else np.atleast_2d(np.asarray(B_hat, float))
         self.gamma, self.w, self.z, self.noise_kind = float(gamma), float(w), float(z), noise
+        eye = np.eye(self.d_s)
+        self.Sigma_xi = self.w ** 2 * eye if noise_cov is None else np.atleast_2d(np.asarray(noise_cov, float))
+        self.Sigma_0 = self.z ** 2 * eye if init_cov is None else np.atleast_2d(np.asarray(init_cov, float))
+        self.L_xi = self.w * eye if noise_cov is None else np.linalg.cholesky(self.Sigma_xi)
+        self.L_0 = self.z * eye if init_cov is None else np.linalg.cholesky(self.Sigma_0)
         self.policy = LinearPolicy(_t(np.atleast_2d(np.asarray(K, float))), sigma, noise, learn_sigma)
-        self.true_model = LinearModel(self.A, self.B, w)
-        self.model = LinearModel(self.A_hat, self.B_hat, w)
+        self.true_model = LinearModel(self.A, self.B, self.L_xi)
+        self.model = LinearModel(self.A_hat, self.B_hat, self.L_xi)
         self.domain = self._certify()
         self.certified = self.domain is not None
         if certify and not self.certified:
@@ -160,13 +170,13 @@ class LQR(ToyMDP):
         return -((s @ _t(self.Rs)) * s).sum(-1) - ((a @ _t(self.Ra)) * a).sum(-1)
 
     def sample_zeta(self, n: int, generator: torch.Generator) -> Tensor:
-        """s_0 = z u, u unit noise: ζ has mean 0 and covariance z² I."""
-        return self.z * unit_noise(self.noise_kind, (n, self.d_s), generator)
+        """s_0 = L_0 u (= z u), u unit noise: ζ has mean 0 and covariance Σ_0 (= z² I)."""
+        return unit_noise(self.noise_kind, (n, self.d_s), generator) @ _t(self.L_0).T
 
     # -- closed form --------------------------------------------------------------------------
     def _W(self, sigma: float) -> np.ndarray:
-        """Covariance of the per-step state noise B σ ς + w u_ξ."""
-        return sigma ** 2 * self.B @ self.B.T + self.w ** 2 * np.eye(self.d_s)
+        """Covariance of the per-step state noise B σ ς + L_ξ u_ξ."""
+        return sigma ** 2 * self.B @ self.B.T + self.Sigma_xi
 
     def value_form(self, K=None, sigma: Optional[float] = None) -> tuple[np.ndarray, float]:
         """(P, c) with V^π(s) = −(sᵀP s + c): P = R_s + KᵀR_aK + γ MᵀPM (discrete Lyapunov),
@@ -181,16 +191,16 @@ class LQR(ToyMDP):
         return P, float(c)
 
     def J(self, K=None, sigma: Optional[float] = None) -> float:
-        """J(θ) = E_ζ V^π(s_0) = −(z² tr P + c)."""
+        """J(θ) = E_ζ V^π(s_0) = −(tr(P Σ_0) + c)."""
         P, c = self.value_form(K, sigma)
-        return -(self.z ** 2 * np.trace(P) + c)
+        return -(np.trace(P @ self.Sigma_0) + c)
 
     def visitation_second_moment(self, K=None, sigma: Optional[float] = None) -> np.ndarray:
-        """Σ_K = Σ_t γ^t E[s_t s_tᵀ] = z² I + γ M Σ_K Mᵀ + γ W/(1 − γ) (unnormalised)."""
+        """Σ_K = Σ_t γ^t E[s_t s_tᵀ] = Σ_0 + γ M Σ_K Mᵀ + γ W/(1 − γ) (unnormalised)."""
         K = self.K if K is None else np.atleast_2d(K)
         sigma = self.sigma if sigma is None else sigma
         M = self.A + self.B @ K
-        rhs = self.z ** 2 * np.eye(self.d_s) + self.gamma * self._W(sigma) / (1 - self.gamma)
+        rhs = self.Sigma_0 + self.gamma * self._W(sigma) / (1 - self.gamma)
         return sla.solve_discrete_lyapunov(math.sqrt(self.gamma) * M, rhs)
 
     def grad_J(self) -> dict[str, np.ndarray]:
@@ -211,11 +221,11 @@ class LQR(ToyMDP):
 
     def q_form(self) -> tuple[np.ndarray, float]:
         """(H, q0) with Q^π(s, a) = r(s, a) + γ E V^π(s') = −(xᵀHx + q0), x = (s, a):
-        H = diag(R_s, R_a) + γ [A B]ᵀP[A B], q0 = γ(w² tr P + c)."""
+        H = diag(R_s, R_a) + γ [A B]ᵀP[A B], q0 = γ(tr(P Σ_ξ) + c)."""
         P, c = self.value_form()
         AB = np.hstack([self.A, self.B])
         H = sla.block_diag(self.Rs, self.Ra) + self.gamma * AB.T @ P @ AB
-        return H, float(self.gamma * (self.w ** 2 * np.trace(P) + c))
+        return H, float(self.gamma * (np.trace(P @ self.Sigma_xi) + c))
 
     def Q(self, s: Tensor, a: Tensor) -> Tensor:
         """Q^π(s, a), exact."""
@@ -234,11 +244,11 @@ class LQR(ToyMDP):
     def nu_mixture(self, mass_error: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int]:
         """ν_π = Σ_t (1 − γ)γ^t N(0, C_t) (exact for Gaussian noise; for uniform noise C_t are
         the exact covariances but the components are not Gaussian), truncated at the smallest T
-        with omitted mass γ^{T+1} ≤ ``mass_error``. C_0 = z² I, C_{t+1} = M C_t Mᵀ + W.
+        with omitted mass γ^{T+1} ≤ ``mass_error``. C_0 = Σ_0, C_{t+1} = M C_t Mᵀ + W.
         Returns (weights (T+1,), covariances (T+1, d_s, d_s), T); the weights sum to 1 − γ^{T+1}."""
         T = max(0, math.ceil(math.log(mass_error) / math.log(self.gamma)) - 1)
         M, W = self.A + self.B @ self.K, self._W(self.sigma)
-        covs = [self.z ** 2 * np.eye(self.d_s)]
+        covs = [self.Sigma_0]
         for _ in range(T):
             covs.append(M @ covs[-1] @ M.T + W)
         weights = (1 - self.gamma) * self.gamma ** np.arange(T + 1)
@@ -262,7 +272,7 @@ class LQR(ToyMDP):
         g = torch.Generator().manual_seed(seed)
         s = self.sample_zeta(n, g)
         log_zeta = torch.distributions.MultivariateNormal(
-            torch.zeros(self.d_s, dtype=DTYPE), self.z ** 2 * torch.eye(self.d_s, dtype=DTYPE)).log_prob(s)
+            torch.zeros(self.d_s, dtype=DTYPE), _t(self.Sigma_0)).log_prob(s)
         ratio = torch.exp(log_zeta - self.nu_log_density(s))
         slack = (1 / (1 - self.gamma)) * math.sqrt(math.log(1 / (1 - level)) / (2 * n))
         mean = float(ratio.mean())
@@ -319,10 +329,11 @@ class LQR(ToyMDP):
         rho = max(_norm2(root @ M @ root_inv), _norm2(root @ M_hat @ root_inv))
         if rho >= 1:
             return None
-        xi_max = self.w * unit_noise_bound("uniform", self.d_s)
+        u_max = unit_noise_bound("uniform", self.d_s)
+        xi_max = _norm2(self.L_xi) * u_max
         vs_max = unit_noise_bound("uniform", self.d_a)
-        e = self.sigma * vs_max * max(_norm2(root @ self.B), _norm2(root @ self.B_hat)) + _norm2(root) * xi_max
-        zeta_max = self.z * unit_noise_bound("uniform", self.d_s) * _norm2(root)
+        e = self.sigma * vs_max * max(_norm2(root @ self.B), _norm2(root @ self.B_hat)) + _norm2(root @ self.L_xi) * u_max
+        zeta_max = u_max * _norm2(root @ self.L_0)
         radius = max(e / (1 - rho), zeta_max)
         s_max = radius * _norm2(root_inv)
         a_max = _norm2(self.K) * s_max + self.sigma * vs_max
@@ -331,12 +342,12 @@ class LQR(ToyMDP):
     def lipschitz(self, critic: Optional[QuadraticCritic] = None) -> Lipschitz:
         """The constants of ``Lipschitz`` for the current policy and ``critic`` (default Q^π).
 
-        Global (linear maps): L_f̂ = ‖[Â B̂ wI]‖₂, L_f̂_sa = max(‖Â‖, ‖B̂‖), L_π = ‖[K σI]‖₂,
+        Global (linear maps): L_f̂ = ‖[Â B̂ L_ξ]‖₂, L_f̂_sa = max(‖Â‖, ‖B̂‖), L_π = ‖[K σI]‖₂,
         L_π_s = ‖K‖. On the domain: L_θ = sup ‖∂a/∂θ‖ = s_max (√(s_max² + ς_max²) with σ ∈ θ),
         L_r = sup ‖(2R_s s, 2R_a a)‖ = 2√((‖R_s‖s_max)² + (‖R_a‖a_max)²) and
         L_Q = sup ‖2Hx‖ = 2‖H‖√(s_max² + a_max²) (likewise L_Q̂ with Ĥ).
         """
-        eye = self.w * np.eye(self.d_s)
+        eye = self.L_xi
         glob = dict(
             L_f=_norm2(np.hstack([self.A, self.B, eye])), L_f_sa=max(_norm2(self.A), _norm2(self.B)),
             L_fhat=_norm2(np.hstack([self.A_hat, self.B_hat, eye])),
