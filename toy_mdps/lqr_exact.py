@@ -107,7 +107,7 @@ def gradient_forms(p, h: float, estimator: str = "dp", H_hat=None, horizon_inf: 
         H_hat = p.critic.H.numpy() if H_hat is None else np.asarray(H_hat, float)
     blocks = [p.gamma ** i * (R if (infinite or i < steps) else H_hat) for i in range(steps + 1)]
     WZ = sla.block_diag(*blocks) @ np.vstack(model)
-    M = np.einsum("rn,krm->knm", WZ, np.concatenate(deriv, axis=1))
+    M = WZ.T @ np.concatenate(deriv, axis=1)  # (P, n_u, n_u), batched BLAS
     return -(M + M.transpose(0, 2, 1))
 
 
@@ -133,7 +133,8 @@ def form_moments(p, G: np.ndarray, beta: float, mass_error: float = 1e-10) -> tu
     weights, covs, powers, step = start_components(p, beta, mass_error)
     keep = weights > 0
     tr_ee = np.einsum("kii->k", Gee)
-    TT = np.einsum("kij,lij->kl", Gee, Gee)
+    flat = Gee.reshape(len(G), -1)
+    TT = flat @ flat.T
     X = np.einsum("kie,lje->klij", G0e, G0e)
     mean_c = np.einsum("kij,cji->ck", G00, covs) + tr_ee
     AC = np.einsum("kij,cjm->ckim", G00, covs)
