@@ -10,7 +10,7 @@ from verify.measure import bias_bound, measure, variance_bound
 torch.set_num_threads(1)  # tiny float64 ops; threads only contend on a shared 2-core machine
 
 
-def synthetic(seed, m=4000, p=6):
+def synthetic(seed, m=2000, p=3):
     g = torch.Generator().manual_seed(seed)
     scale = torch.linspace(0.5, 2.0, p, dtype=torch.float64)
     mean = torch.linspace(-1, 1, p, dtype=torch.float64)
@@ -21,14 +21,23 @@ def synthetic(seed, m=4000, p=6):
 
 def test_bounds_cover_known_truth_on_most_seeds():
     covered_v = covered_b = 0
-    for seed in range(40):
+    for seed in range(20):
         x, mean, v = synthetic(seed)
-        vb = variance_bound(x, level=0.95, n_boot=300, seed=seed)
+        vb = variance_bound(x, level=0.95, seed=seed)
         covered_v += vb.lower <= v <= vb.upper
-        target = mean + torch.tensor([0.05, 0, 0, 0, 0, 0], dtype=torch.float64)
+        target = mean + torch.tensor([0.05, 0, 0], dtype=torch.float64)
         bb = bias_bound(x, target, level=0.95)
         covered_b += bb.lower <= 0.05 <= bb.upper
-    assert covered_v >= 33 and covered_b >= 36  # nominal 90% (two one-sided 95%) and ≥ 90%
+    # two-sided 95% (BCa) and ≥ 95% (Bonferroni box); the coverage test proper is verify/test_stats.py (slow)
+    assert covered_v >= 17 and covered_b >= 18
+
+
+def test_variance_bound_gives_no_interval_on_a_heavy_tail():
+    """One sample carrying a fifth of the estimate: no interval, the verdict stays open."""
+    x, _, _ = synthetic(0)
+    x[0] = 60.0
+    vb = variance_bound(x, level=0.99)
+    assert vb.lower == 0.0 and vb.upper == math.inf and "heavy tail" in vb.method
 
 
 def test_measure_is_deterministic_and_scales_with_batch():

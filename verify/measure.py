@@ -8,16 +8,13 @@ independent per-sample gradients ĝ_m of (4.2) (RP-DP) or (4.5) (RP-DR) and repo
 - the variance v(N) = E‖ĝ − E ĝ‖² of the batch-N estimator, v(N) = v(1)/N, with bounds,
 - the realised ε_f (4.7), ε_v (4.8) under both readings, and κ (5.2), where the toy defines them.
 
-Confidence methods (each one-sided bound holds at ``level``; two of them at once at 2·level − 1):
+Intervals (``verify.stats``, the one implementation; each two-sided at ``level``):
 
-- bias: simultaneous per-coordinate normal intervals for E ĝ_k with Bonferroni correction
-  (z at 1 − (1 − level)/(2P)); the box they form contains E ĝ with probability ≥ level
-  asymptotically (CLT per coordinate, union bound, no independence needed), and the nearest and
-  farthest points of the box from ∇J give the lower and upper bounds on b exactly. An error
-  half-width of an estimated ∇J (``true_grad_error``) widens both by the triangle inequality.
-- variance: percentile bootstrap of the unbiased trace-of-covariance estimator. v is a smooth
-  function of the first two moments, for which the bootstrap is consistent when E‖ĝ‖⁴ < ∞; on a
-  certified toy the per-sample gradients are bounded, so this holds.
+- bias: ``stats.norm_of_mean_ci``, the Bonferroni box of per-coordinate CLT intervals for E ĝ; an
+  error half-width of an estimated ∇J (``true_grad_error``) widens both limits by the triangle
+  inequality.
+- variance: ``stats.variance_ci``, BCa bootstrap of the unbiased trace-of-covariance estimator, or
+  no interval (0, ∞) when the tail check finds the estimate resting on a few samples.
 
 Everything is driven by one ``seed`` and is deterministic.
 """
@@ -26,18 +23,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import partial
-from statistics import NormalDist
 
 import torch
 from torch import Tensor
 
 from trainers.estimators import (Noise, flatten_grads, infer_dr_noise, mve_value, per_sample_grads,
                                  sample_start_states)
+from verify import stats
 
 
 @dataclass(frozen=True)
 class Bound:
-    """A point estimate with a one-sided lower and a one-sided upper bound, each at ``level``."""
+    """A point estimate with a two-sided interval [lower, upper] at ``level``."""
 
     estimate: float
     lower: float
@@ -107,33 +104,17 @@ def sample_gradients(problem, h: float, beta: float, n_samples: int, estimator: 
 
 
 def bias_bound(grads: Tensor, true_grad: Tensor, level: float = 0.95, true_grad_error: float = 0.0) -> Bound:
-    """b = ‖∇J − E ĝ‖ from M per-sample gradients, Bonferroni box (module docstring)."""
-    m, p = grads.shape
-    mean = grads.mean(0)
-    radius = NormalDist().inv_cdf(1 - (1 - level) / (2 * p)) * grads.std(0) / math.sqrt(m)
-    d = (true_grad - mean).abs()
-    return Bound(estimate=float(d.norm()),
-                 lower=max(0.0, float((d - radius).clamp(min=0).norm()) - true_grad_error),
-                 upper=float((d + radius).norm()) + true_grad_error,
-                 level=level, method="Bonferroni per-coordinate normal box")
+    """b = ‖∇J − E ĝ‖ from M per-sample gradients (``stats.norm_of_mean_ci``)."""
+    b, lo, hi = stats.norm_of_mean_ci(grads.detach().numpy(), true_grad.detach().numpy(), level)
+    return Bound(estimate=b, lower=max(0.0, lo - true_grad_error), upper=hi + true_grad_error, level=level,
+                 method="Bonferroni per-coordinate normal box")
 
 
-def variance_bound(grads: Tensor, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> Bound:
-    """v(1) = E‖ĝ − E ĝ‖² from M per-sample gradients, percentile bootstrap (module docstring)."""
-    m = grads.shape[0]
-    g = torch.Generator().manual_seed(seed)
-    sq = grads.pow(2).sum(1)
-    stats = []
-    for start in range(0, n_boot, 100):
-        b = min(100, n_boot - start)
-        weights = torch.zeros(b, m, dtype=grads.dtype)
-        weights.scatter_add_(1, torch.randint(m, (b, m), generator=g), torch.ones(b, m, dtype=grads.dtype))
-        means = weights @ grads / m
-        stats.append(m / (m - 1) * (weights @ sq / m - means.pow(2).sum(1)))
-    stats = torch.cat(stats)
-    estimate = float((grads - grads.mean(0)).pow(2).sum() / (m - 1))
-    return Bound(estimate=estimate, lower=float(torch.quantile(stats, 1 - level)),
-                 upper=float(torch.quantile(stats, level)), level=level, method="percentile bootstrap")
+def variance_bound(grads: Tensor, level: float = 0.95, seed: int = 0, n_boot: int = stats.N_RESAMPLES) -> Bound:
+    """v(1) = E‖ĝ − E ĝ‖² from M per-sample gradients (``stats.variance_ci``, ``n_boot`` resamples)."""
+    v, lo, hi, tail = stats.variance_ci(grads.detach().numpy(), level, seed, n_boot)
+    method = "BCa bootstrap" if math.isfinite(hi) else f"no interval: heavy tail ({tail.describe()})"
+    return Bound(estimate=v, lower=lo, upper=hi, level=level, method=method)
 
 
 def scale(bound: Bound, factor: float) -> Bound:

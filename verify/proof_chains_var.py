@@ -155,7 +155,7 @@ def variance_results(quick: bool) -> list[CheckResult]:
             t = variance_terms(name, h, quick)
             g, k, gam = t["g"], t["k"], t["gamma"]
             n = len(g)
-            v, v_lo, v_hi = stats.trace_cov_ci(g[:, None], LEVEL)
+            v, v_lo, v_hi, _ = stats.variance_ci(g, LEVEL)
             mx = float((g[k] - g.mean()) ** 2)
             jensen_l, jensen_r = float((g[k] - g).mean() ** 2), float(np.abs(g[k] - g).mean() ** 2)
             c8_r = float((gam ** np.arange(h) * t["r_term"][:h]).sum() + gam ** h * t["q_term"])
@@ -288,7 +288,7 @@ def controls(quick: bool) -> list[CheckResult]:
     c = params(name)
     t = variance_terms(name, 10, quick)
     g = t["g"]
-    v, lo, hi = stats.trace_cov_ci(g[:, None], LEVEL)
+    v, lo, hi, _ = stats.variance_ci(g, LEVEL)
     out.append(_row("C.7", "explicit", "control: v ≤ min_{g'} ‖g' − E ĝ‖²", name, v, (lo, hi),
                     float(((g - g.mean()) ** 2).min()), h=10))
     # the collapse needs dev_i + 2K(i) to grow in i: with the measured max_n‖dx̂_i/dθ‖ (which falls on a

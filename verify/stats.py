@@ -1,20 +1,33 @@
-"""Confidence intervals for the Monte Carlo side of every check.
+"""Confidence intervals for the Monte Carlo side of every check: the one implementation of each.
 
-All intervals are two-sided at ``level`` (each one-sided limit then holds at (1 + level) / 2) and
-all randomness comes from generators seeded by the caller, so a check gives the same verdict on
-every run. Normal approximations are used for means of many iid terms; statistics that are not
-means (slopes of log-variance, argmins, differences of norms) use the percentile bootstrap over
-trajectories.
+Every interval is two-sided at ``level`` (each one-sided limit at (1 + level) / 2); all randomness
+comes from generators seeded by the caller, so a check gives the same verdict on every run.
+
+- ``mean_ci``: mean of iid terms, CLT (column-wise for a 2-D array).
+- ``variance_ci``: v = E‖g − E g‖², BCa bootstrap (``scipy.stats.bootstrap``) over the rows of g,
+  after a tail check: where a handful of samples carries the estimate (``tail``), no interval is
+  given (0, ∞), so the verdict is inconclusive until more samples are taken.
+- ``norm_of_mean_ci``: ‖target − E g‖, Bonferroni confidence box for E g (conservative).
+- ``bootstrap_ci``: any other statistic of rows (BCa, ``scipy.stats.bootstrap``).
+- ``holm``: the family-wise level of the violated verdicts of one claim (Holm's step-down).
+Statistics that are argmins are not bootstrapped (the bootstrap of an argmin is inconsistent);
+compare the objective at two points with paired samples instead (``verify.prop510``).
 """
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import stats
 
 LEVEL = 0.99
+#: a variance estimate is not trusted when one sample carries more than this share of it ...
+MAX_SHARE = 0.05
+#: ... or when fewer than this many samples carry it (Kish's effective size of the squared deviations)
+MIN_EFFECTIVE = 100
+N_RESAMPLES = 2000
 
 
 def z(level: float = LEVEL) -> float:
@@ -22,56 +35,110 @@ def z(level: float = LEVEL) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
-def mean_ci(x: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
-    """Mean of iid samples ``x`` (axis 0) with its CLT interval: (mean, low, high)."""
+def mean_ci(x: np.ndarray, level: float = LEVEL):
+    """Mean of iid samples ``x`` (axis 0) with its CLT interval: (mean, low, high), floats for 1-D
+    ``x``, arrays over the columns of a 2-D one."""
     x = np.asarray(x, dtype=float)
-    m = float(x.mean())
-    half = z(level) * float(x.std(ddof=1)) / math.sqrt(len(x))
+    m = x.mean(0)
+    half = z(level) * x.std(0, ddof=1) / math.sqrt(x.shape[0])
+    if x.ndim == 1:
+        return float(m), float(m - half), float(m + half)
     return m, m - half, m + half
 
 
-def trace_cov_ci(g: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
-    """v = E‖g − E g‖² from iid rows of ``g`` (M, P): the unbiased estimate and a CLT interval.
+@dataclass(frozen=True)
+class Tail:
+    """Heavy-tail diagnostics of nonnegative terms d (the squared deviations of a variance)."""
 
-    The estimate is M/(M−1) · mean‖g_m − ḡ‖²; its standard error comes from the influence
-    function ‖g_m − ḡ‖² − v̂ (the centring error is O(1/M) and ignored). The lower limit is
-    clipped at 0.
-    """
-    g = np.asarray(g, dtype=float)
-    m = g.shape[0]
-    d2 = ((g - g.mean(axis=0)) ** 2).sum(axis=1)
-    v = float(d2.mean()) * m / (m - 1)
-    half = z(level) * float(d2.std(ddof=1)) / math.sqrt(m)
-    return v, max(v - half, 0.0), v + half
+    max_share: float  # max d / Σ d
+    effective: float  # (Σ d)² / Σ d², the number of samples that carry the mean
+    kurtosis: float  # sample kurtosis of the underlying deviations (3 for a normal)
+
+    @property
+    def heavy(self) -> bool:
+        return self.max_share > MAX_SHARE or self.effective < MIN_EFFECTIVE
+
+    def describe(self) -> str:
+        return (f"largest sample {self.max_share:.1%} of the estimate, effective samples {self.effective:.0f}, "
+                f"kurtosis {self.kurtosis:.3g}")
+
+
+def tail(g: np.ndarray) -> Tail:
+    """Tail diagnostics of the variance estimate of the rows of ``g`` (M, P) or samples (M,)."""
+    g = np.asarray(g, dtype=float).reshape(len(g), -1)
+    d2 = ((g - g.mean(0)) ** 2).sum(1)
+    s = float(d2.sum())
+    if s == 0:
+        return Tail(0.0, float(len(d2)), 3.0)
+    return Tail(float(d2.max() / s), s ** 2 / float((d2 ** 2).sum()), float(len(d2) * (d2 ** 2).sum() / s ** 2))
+
+
+def _trace_cov(*cols, axis=-1):
+    """Unbiased trace of the covariance of paired columns (the statistic ``variance_ci`` bootstraps)."""
+    return sum(np.var(c, axis=axis, ddof=1) for c in cols)
+
+
+def variance_ci(g: np.ndarray, level: float = LEVEL, seed: int = 0,
+                n_resamples: int = N_RESAMPLES) -> tuple[float, float, float, Tail]:
+    """v = E‖g − E g‖² from iid rows of ``g`` (M, P) or samples (M,): (v̂, low, high, tail).
+
+    v̂ is the unbiased estimate; the interval is BCa: the bootstrap distribution of
+    ``scipy.stats.bootstrap`` (paired over coordinates) with the jackknife in closed form — leaving
+    row m out turns (M − 1)v̂ into (M − 1)v̂ − M/(M − 1)·‖g_m − ḡ‖² — which is what scipy's BCa
+    computes in O(M²); ``test_stats`` checks the two agree. With a heavy tail (``Tail.heavy``) the
+    interval is (0, ∞): no verdict rests on a few samples."""
+    g = np.asarray(g, dtype=float).reshape(len(g), -1)
+    m = len(g)
+    v = float(_trace_cov(*g.T))
+    t = tail(g)
+    if t.heavy:
+        return v, 0.0, math.inf, t
+    if v == 0:
+        return 0.0, 0.0, 0.0, t
+    d2 = ((g - g.mean(0)) ** 2).sum(1)
+    jack = ((m - 1) * v - m / (m - 1) * d2) / (m - 2)
+    res = stats.bootstrap(tuple(g.T), _trace_cov, paired=True, vectorized=True, confidence_level=level,
+                          n_resamples=n_resamples, method="percentile", batch=max(1, 2_000_000 // m),
+                          random_state=np.random.default_rng(seed))
+    lo, hi = _bca(res.bootstrap_distribution, v, jack, level)
+    return v, max(lo, 0.0), hi, t
+
+
+def _bca(boot: np.ndarray, point: float, jack: np.ndarray, level: float) -> tuple[float, float]:
+    """Efron's BCa limits from a bootstrap distribution and the jackknife values (as scipy's BCa)."""
+    z0 = stats.norm.ppf(np.mean(boot < point))
+    u = jack.mean() - jack
+    a = (u ** 3).sum() / (6 * ((u ** 2).sum()) ** 1.5)
+    za = stats.norm.ppf([(1 - level) / 2, (1 + level) / 2])
+    q = stats.norm.cdf(z0 + (z0 + za) / (1 - a * (z0 + za)))
+    lo, hi = np.percentile(boot, 100 * q)
+    return float(lo), float(hi)
 
 
 def norm_of_mean_ci(g: np.ndarray, target: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
     """b = ‖target − E g‖ from iid rows of ``g``: (‖target − ḡ‖, low, high).
 
-    The interval comes from a confidence ball for E g: per coordinate a CLT interval at level
-    1 − (1 − level)/P (Bonferroni), so the ball of radius ‖half-widths‖ covers E g with
-    probability ≥ level; the triangle inequality turns it into an interval for the norm.
+    Per coordinate a CLT interval at level 1 − (1 − level)/P (Bonferroni): the box they form holds
+    E g with probability ≥ level (union bound, no independence needed), and the nearest and
+    farthest points of the box from ``target`` give the limits of the norm.
     """
-    g = np.asarray(g, dtype=float)
+    g = np.asarray(g, dtype=float).reshape(len(g), -1)
     m, p = g.shape
-    d = np.asarray(target, dtype=float).reshape(-1) - g.mean(axis=0)
+    d = np.abs(np.asarray(target, dtype=float).reshape(-1) - g.mean(axis=0))
     half = z(1 - (1 - level) / p) * g.std(axis=0, ddof=1) / math.sqrt(m)
-    r = float(np.linalg.norm(half))
-    b = float(np.linalg.norm(d))
-    return b, max(b - r, 0.0), b + r
+    return float(np.linalg.norm(d)), float(np.linalg.norm(np.clip(d - half, 0, None))), float(np.linalg.norm(d + half))
 
 
-def bootstrap_ci(stat: Callable[[np.ndarray], float], m: int, level: float = LEVEL, reps: int = 400,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """Percentile bootstrap of ``stat(idx)`` over resampled trajectory indices 0..m-1.
-
-    ``stat`` receives an index array (the identity for the point estimate) so that statistics of
-    several quantities measured on the same trajectories (common random numbers) resample together.
-    """
-    rng = np.random.default_rng(seed)
-    point = float(stat(np.arange(m)))
-    reps_ = np.array([stat(rng.integers(0, m, m)) for _ in range(reps)], dtype=float)
-    lo, hi = np.quantile(reps_, [0.5 - level / 2, 0.5 + level / 2])
+def bootstrap_ci(stat: Callable[..., np.ndarray], data: Sequence[np.ndarray], level: float = LEVEL,
+                 seed: int = 0, n_resamples: int = N_RESAMPLES) -> tuple[float, float, float]:
+    """BCa interval of ``stat(*columns, axis=-1)`` (vectorised) over rows resampled jointly (paired):
+    (point, low, high). Columns measured on the same trajectories resample together."""
+    data = tuple(np.asarray(d, dtype=float) for d in data)
+    point = float(stat(*data, axis=-1))
+    res = stats.bootstrap(data, stat, paired=True, vectorized=True, confidence_level=level, n_resamples=n_resamples,
+                          method="BCa", batch=max(1, 2_000_000 // len(data[0])),
+                          random_state=np.random.default_rng(seed))
+    lo, hi = res.confidence_interval
     return point, float(lo), float(hi)
 
 
@@ -88,3 +155,31 @@ def widen(ci: tuple[float, float], measured: float, bound_ci: tuple[float, float
     equivalent to that difference test.
     """
     return ci[0] - (bound_ci[1] - bound), ci[1] + (bound - bound_ci[0])
+
+
+def p_violated(r) -> float:
+    """One-sided p-value of "violated" for a ``CheckResult`` ``r``, read off its interval at ``r.level``:
+    the normal tail of (measured − bound) in units of the half-width on the bound's side (exact rows,
+    a degenerate interval, give 0 or 1)."""
+    lo, hi = r.ci
+    gap, half = (r.measured - r.bound, r.measured - lo) if r.direction == "le" else (r.bound - r.measured, hi - r.measured)
+    if half <= 0 or not math.isfinite(half):
+        return 0.0 if half == 0 and gap > 0 else 1.0
+    return float(stats.norm.sf(gap / (half / z(r.level))))
+
+
+def holm(rows: list, alpha: float = 1 - LEVEL) -> list:
+    """The rows of one claim with Holm's step-down at family-wise level ``alpha`` applied to their
+    violated verdicts: a violation whose p-value does not pass becomes inconclusive (its note says so);
+    holds and inconclusive rows are unchanged. The family is the list passed in."""
+    idx = [k for k, r in enumerate(rows) if r.holds is False]
+    ps = sorted((p_violated(rows[k]), k) for k in idx)
+    m, out, passing = len(rows), list(rows), True
+    for rank, (p, k) in enumerate(ps):
+        passing = passing and p <= alpha / (m - rank)
+        if not passing:
+            r = replace(rows[k], note=(rows[k].note + "; " if rows[k].note else "")
+                        + f"violation not significant at family-wise level {alpha:g} (Holm over {m} rows, p = {p:.2g})")
+            r.holds = None
+            out[k] = r
+    return out
