@@ -1,0 +1,199 @@
+"""trainers.theory: the simulator's Jacobians against independent differences, ε_f = 0 and a zero
+gradient distance for a model that is the simulator, the gradient-path recursion against the
+shared estimator's exact pathwise derivatives, and the command line's errors."""
+import json
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainers import estimators, theory
+from trainers.agents import Agent
+from trainers.config import Config
+from trainers.termination import TERMINAL
+from trainers.train import train
+
+
+@pytest.fixture(scope="module", params=["Hopper-v5", "Walker2d-v5"])
+def sim(request):
+    return theory.Simulator(request.param)
+
+
+def test_step_jacobian_matches_central_difference_of_env_step_without_contact(sim):
+    """The chained frame Jacobians against a central difference of gymnasium's whole env.step
+    (another code path, another eps) at states with no contact and no joint limit."""
+    obs, acts = theory.contact_free_states(sim, 4, np.random.default_rng(0))
+    for s, a in zip(obs, acts):
+        j = sim.jacobian(s, a)
+        f_s, f_a = sim.fd_jacobian(s, a)
+        assert not j.constrained and not j.clipped_out
+        assert theory.relative_error(j.f_s, f_s) < 1e-6
+        assert theory.relative_error(j.f_a, f_a) < 1e-6
+        next_obs, r = sim.step(s, a)
+        np.testing.assert_allclose(j.next_obs, next_obs, atol=1e-12)
+        assert j.reward == pytest.approx(r, abs=1e-10)
+
+
+def test_reward_derivative_is_the_derivative_of_the_env_reward(sim):
+    s, a = (x[0] for x in theory.contact_free_states(sim, 1, np.random.default_rng(1)))
+    j, eps = sim.jacobian(s, a), 1e-5
+    r_s = [(sim.step(s + eps * e, a)[1] - sim.step(s - eps * e, a)[1]) / (2 * eps) for e in np.eye(len(s))]
+    r_a = [(sim.step(s, a + eps * e)[1] - sim.step(s, a - eps * e)[1]) / (2 * eps) for e in np.eye(len(a))]
+    np.testing.assert_allclose(j.r_s, r_s, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(j.r_a, r_a, rtol=1e-5, atol=1e-6)
+
+
+def test_dynamics_do_not_depend_on_the_dropped_x_position(sim):
+    s, a = (x[0] for x in theory.contact_free_states(sim, 1, np.random.default_rng(2)))
+    base = sim.step(s, a)[0]
+    sim.set_obs(s)
+    sim.d.qpos[0] = 3.7
+    mujoco.mj_forward(sim.m, sim.d)
+    moved = sim.env.step(a)[0]
+    np.testing.assert_allclose(moved, base, atol=1e-9)
+
+
+def test_frame_difference_equals_mjd_transitionFD_on_an_euler_copy():
+    """Hopper integrates with RK4, which mjd_transitionFD refuses; with Euler both must agree."""
+    sim = theory.Simulator("Hopper-v5")
+    sim.m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
+    obs, acts = theory.contact_free_states(sim, 2, np.random.default_rng(3))
+    n, nu = sim.nv, sim.nu
+    for s, a in zip(obs, acts):
+        sim.set_obs(s)
+        sim.d.ctrl[:] = a
+        a_mat, b_mat = sim._frame_jacobian(1e-6)
+        ref_a, ref_b = np.zeros((2 * n, 2 * n)), np.zeros((2 * n, nu))
+        mujoco.mjd_transitionFD(sim.m, sim.d, 1e-6, True, ref_a, ref_b, None, None)
+        np.testing.assert_allclose(a_mat, ref_a, atol=1e-6)
+        np.testing.assert_allclose(b_mat, ref_b, atol=1e-6)
+
+
+def test_clipped_output_velocity_rows_are_zero():
+    sim = theory.Simulator("Hopper-v5")
+    s, a = (x[0] for x in theory.contact_free_states(sim, 1, np.random.default_rng(4)))
+    s = s.copy()
+    s[sim.nq - 1 + 2] = 9.99  # a joint velocity just below the clip: the next one exceeds it
+    j = sim.jacobian(s, a)
+    clipped = np.abs(j.next_obs[sim.nq - 1:]) >= theory.VELOCITY_CLIP
+    assert j.clipped_out and clipped.any()
+    assert np.all(j.f_s[sim.nq - 1:][clipped] == 0) and np.all(j.f_a[sim.nq - 1:][clipped] == 0)
+
+
+def test_gradient_path_matches_exact_pathwise_derivatives():
+    """The per-step recursion of ‖dŝ_i/dθ‖ against estimators.trajectory_jacobians (forward mode)."""
+    torch.manual_seed(0)
+    cfg = Config.tiny(sn=True)
+    agent = Agent(cfg, 11, 3)
+    model, policy = agent.model, agent.policy
+    for m in (model, policy):
+        m.eval()
+    h, n = 2, 3
+    s0 = torch.randn(n, 11)
+    noise = estimators.Noise(torch.randn(h + 1, n, 3), torch.zeros(h, n, 11))
+    ds, _ = estimators.trajectory_jacobians(policy, model, s0, noise, h)
+    path = theory.rollout(policy, model, s0, noise, h)
+    s, a = path.s[:h].reshape(h * n, -1), path.a[:h].reshape(h * n, -1)
+    f_s, f_a = theory.model_jacobians(model, s, a)
+    pi_s = theory.policy_state_jacobian(policy, s, noise.varsigma[:h].reshape(h * n, -1))
+    pi_t = torch.stack([theory.policy_param_jacobian(policy, path.s[i], noise.varsigma[i]) for i in range(h)])
+    shape = lambda x: x.reshape(h, n, *x.shape[1:])  # noqa: E731
+    gp = theory.gradient_path(shape(f_s), shape(f_a), shape(pi_s), pi_t)
+    exact = torch.linalg.matrix_norm(ds.double(), 2)  # (h+1, n)
+    torch.testing.assert_close(gp["D"], exact, rtol=1e-4, atol=1e-6)
+    rho = gp["L_f"] * torch.sqrt(1 + gp["L_pi"] ** 2)
+    assert torch.all(gp["closed_loop"] <= rho * (1 + 1e-6))
+
+
+class _SimulatorModule(nn.Module):
+    """A "learned model" that calls the simulator: f̂ = f, r̂ = r."""
+
+    def __init__(self, sim):
+        super().__init__()
+        self.sm = theory.SimulatorModel(sim)
+
+    def forward(self, s, a, xi):
+        return self.sm.model(s, a, xi)
+
+    def reward(self, s, a):
+        return self.sm.reward(s, a)
+
+    def done_prob(self, s, a):
+        """The env's rule on the next state, as the reference gradient applies it."""
+        return TERMINAL["Hopper-v5"](self.sm.model(s, a, None)).float()
+
+
+def test_eps_f_and_gradient_distance_vanish_for_the_simulator_as_model():
+    sim = theory.Simulator("Hopper-v5")
+    torch.manual_seed(0)
+    agent = Agent(Config.tiny(h=2), 11, 3)
+    agent.model = _SimulatorModule(sim)
+    states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
+    out = theory.measure(agent, states, sim, n=4, seed=0)["summary"]
+    for k in ("eps_f_real", "eps_f_imag", "eps_f_paired", "eps_f_real_units"):
+        assert out[k] < 1e-5 * out["L_f_sim_real_q100"], k
+    assert out["grad_distance"] <= 1e-5 * out["grad_ref_norm"]
+    assert out["corrected_recursion_violated_real"] == 0.0
+
+
+def test_eps_f_is_positive_for_a_learned_model():
+    """Structural control: the same measurement through an untrained network is far from 0."""
+    sim = theory.Simulator("Hopper-v5")
+    torch.manual_seed(0)
+    agent = Agent(Config.tiny(h=2), 11, 3)
+    states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
+    out = theory.measure(agent, states, sim, n=4, seed=0)["summary"]
+    assert out["eps_f_real"] > 0.1 and out["grad_distance"] > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("theory") / "run"
+    assert train(Config.tiny(h=2, steps=200, grad_var_every=0, out=str(out))) == 0
+    return out
+
+
+def test_cli_measures_a_run(tiny_run, capsys):
+    assert theory.main([str(tiny_run), "--json", "--samples", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["h"] == 2 and out["n"] == 3 and out["step"] == 200
+    assert np.isfinite(out["eps_f_real"]) and len(out["D_imag"]) == 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["/nonexistent/run"], "is not a directory"),
+    (["{tmp}"], "holds no config.json"),
+    (["{run}", "--samples", "1"], "--samples must be >= 2"),
+    (["{run}", "--bogus"], "unrecognized arguments"),
+    ([], "required"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys, args, message):
+    args = [a.format(tmp=tmp_path, run=tiny_run) for a in args]
+    assert theory.main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_refuses_a_run_without_model(tmp_path, capsys):
+    run = tmp_path / "rp0"
+    assert train(Config.tiny(algo="rp0", h=0, steps=100, grad_var_every=0, out=str(run))) == 0
+    assert theory.main([str(run)]) == 2
+    assert "no learned model" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_torn_checkpoint(tiny_run, tmp_path, capsys):
+    bad = tmp_path / "torn"
+    bad.mkdir()
+    (bad / "config.json").write_text((tiny_run / "config.json").read_text())
+    (bad / theory.CHECKPOINT).write_bytes(b"not a checkpoint")
+    assert theory.main([str(bad)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_append_csv_writes_one_row_per_call(tmp_path):
+    theory.append_csv(tmp_path, 10, {"eps_f_real": 0.5, "D_imag": [0.0, 1.0]})
+    theory.append_csv(tmp_path, 20, {"eps_f_real": 0.25, "D_imag": [0.0, 2.0]})
+    lines = (tmp_path / "theory.csv").read_text().splitlines()
+    assert lines[0] == "step,eps_f_real,D_imag" and lines[2] == "20,0.25,0;2"
