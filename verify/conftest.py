@@ -3,5 +3,17 @@
 Measurements are cached in the claim modules (functools.lru_cache), so a test and its negative
 control share one Monte Carlo run within the session.
 """
+import pytest
+
+from verify.verdict import Recorded
+
 #: the default run checks the quick configuration; ``-m slow`` tests run the full one
 QUICK = True
+
+
+def expected_failure(recorded: Recorded | None) -> list:
+    """The marks of a case: none, or a strict xfail that accepts only the exception of its recorded
+    verdict (``Violated`` or ``Inconclusive``); pair it with ``verdict.expect`` in the test body."""
+    if recorded is None:
+        return []
+    return [pytest.mark.xfail(strict=True, raises=recorded.raises, reason=recorded.reason())]

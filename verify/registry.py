@@ -9,6 +9,9 @@ test and its negative control share one measurement) and registers one *section*
     @figure("prop5.4")
     def variance_figure(quick: bool, out: Path) -> list[Path]: ...
 
+    @controls("prop5.4")
+    def variance_controls(quick: bool) -> list[Control]: ...   # structural negative controls
+
 ``quick`` selects the configuration of the default ``pytest verify/`` run; the full one is the
 report's default and the ``slow`` tests'. Adding a claim (say a proof step "C.12") is a new module
 with these two decorators, imported in ``verify/claims.py``.
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Section:
     results: Callable[[bool], list[CheckResult]]
     order: int = 100
     figures: list[Callable[[bool, Path], list[Path]]] = field(default_factory=list)
+    controls: list[Callable[[bool], list[Control]]] = field(default_factory=list)
 
 
 SECTIONS: dict[str, Section] = {}
@@ -46,6 +50,14 @@ def figure(claim: str):
     """Register ``fn(quick, out_dir) -> list[Path]`` as a figure of ``claim``'s section."""
     def deco(fn):
         SECTIONS[claim].figures.append(fn)
+        return fn
+    return deco
+
+
+def controls(claim: str):
+    """Register ``fn(quick) -> list[Control]``, structural negative controls of ``claim``'s section."""
+    def deco(fn):
+        SECTIONS[claim].controls.append(fn)
         return fn
     return deco
 

@@ -1,8 +1,14 @@
 """``python -m verify.report [--quick] [--out DIR]``: every registered check, written down.
 
-Writes ``DIR/report.md`` (a verdict table per claim), ``DIR/report.json`` (one
-``CheckResult.to_json()`` per check) and the PNG figures each claim registers. The checks are the
-ones the tests assert (``verify/claims.py`` imports them); nothing here measures anything itself.
+Writes ``DIR/report.md`` and ``DIR/report.json`` and the PNG figures each claim registers. The
+report opens with the one-page answer: one row per claim of the paper (``claims.PAPER``: its
+statement, the verdict in words, the smallest counterexample or the closest measurement, the
+errata, the power), the instances they refer to, the power table (per claim and form: tightest
+ratio measured/bound, structural controls caught) and the summary; then one table per section.
+report.json holds ``answer``, ``instances``, ``power``, ``controls`` and ``checks`` (one
+``CheckResult.to_json()`` each). Rows of form "identity" cannot fail; they are counted apart from
+the measured checks. The checks are the ones the tests assert (``verify/claims.py`` imports them);
+nothing here measures anything itself.
 """
 from __future__ import annotations
 
@@ -20,9 +26,9 @@ matplotlib.use("Agg")
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from verify import claims  # noqa: E402,F401  (registers the sections)
+from verify import claims  # noqa: E402  (registers the sections)
 from verify.registry import ordered  # noqa: E402
-from verify.verdict import CheckResult  # noqa: E402
+from verify.verdict import CheckResult, Control  # noqa: E402
 
 WORD = {True: "holds", False: "**violated**", None: "inconclusive"}
 
@@ -31,21 +37,168 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if math.isfinite(x) else str(x)
 
 
-def _row(r: CheckResult) -> str:
-    inst = ", ".join(f"{k}={v}" for k, v in r.instance.items())
+#: keys of ``CheckResult.instance`` that name the row within an instance, not the instance
+ROW_KEYS = ("line", "h", "i", "t", "N", "bound", "estimator", "beta", "eta", "delta", "reading", "arm", "note")
+
+
+def instances_table(results: list[CheckResult]) -> dict[str, dict]:
+    """Each instance name (``instance["mdp"]``) with the parameters all its rows share."""
+    out: dict[str, dict] = {}
+    for r in results:
+        name = str(r.instance.get("mdp", "?"))
+        params = {k: v for k, v in r.instance.items() if k != "mdp" and k not in ROW_KEYS}
+        if name not in out:
+            out[name] = params
+        else:
+            out[name] = {k: v for k, v in out[name].items() if params.get(k, object()) == v}
+    return out
+
+
+def _row(r: CheckResult, shared: dict[str, dict]) -> str:
+    name = r.instance.get("mdp", "?")
+    own = {k: v for k, v in r.instance.items() if k != "mdp" and shared.get(name, {}).get(k, object()) != v}
+    inst = f"{name}: " + ", ".join(f"{k}={v}" for k, v in own.items()) if own else str(name)
     rel = "≤" if r.direction == "le" else "≥"
     return (f"| {r.form} | {inst} | {_fmt(r.measured)} | [{_fmt(r.ci[0])}, {_fmt(r.ci[1])}] | {rel} {_fmt(r.bound)} "
             f"| {_fmt(r.tightness)} | {WORD[r.holds]} | {r.note} |")
 
 
+def ratio(r: CheckResult) -> float:
+    """How close the measurement comes to the bound: measured/bound for "≤", bound/measured for
+    "≥" (1 = on the bound; nan where the bound or the measurement is not positive)."""
+    num, den = (r.measured, r.bound) if r.direction == "le" else (r.bound, r.measured)
+    return num / den if den > 0 and num >= 0 else math.nan
+
+
+def tightest(rows: list[CheckResult]):
+    """The holding row whose measurement comes closest to its bound (largest ``ratio``), or None."""
+    held = [r for r in rows if r.holds is True and math.isfinite(ratio(r))]
+    return max(held, key=ratio) if held else None
+
+
+def power_table(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
+    """Per claim and form (identities excluded): measured checks, the tightest ratio measured/bound
+    among the holding ones, and the structural controls caught / applied (applied where the real
+    check holds)."""
+    keys = sorted({(r.claim, r.form) for r in results if r.form != "identity"} | {(c.claim, c.form) for c in ctrls})
+    out = []
+    for claim, form in keys:
+        rows = [r for r in results if (r.claim, r.form) == (claim, form)]
+        cs = [c for c in ctrls if (c.claim, c.form) == (claim, form) and c.real.holds is True]
+        t = tightest(rows)
+        out.append({"claim": claim, "form": form, "checks": len(rows),
+                    "tightest_ratio": None if t is None else ratio(t),
+                    "tightest_on": None if t is None else t.instance.get("mdp"),
+                    "controls_caught": sum(c.caught for c in cs), "controls": len(cs),
+                    "caught": sorted({c.change for c in cs if c.caught}),
+                    "missed": sorted({c.change for c in cs if not c.caught} - {c.change for c in cs if c.caught})})
+    return out
+
+
+def _where(r: CheckResult) -> str:
+    i = r.instance
+    at = ", ".join(f"{k} = {i[k]}" for k in ("h", "i", "t", "eta", "beta", "arm") if k in i)
+    return f"{i.get('mdp', '?')}" + (f" ({at})" if at else "")
+
+
+def _numbers(r: CheckResult) -> str:
+    rel = "≤" if r.direction == "le" else "≥"
+    ci = "" if r.ci[0] == r.ci[1] else f" [{_fmt(r.ci[0])}, {_fmt(r.ci[1])}]"
+    return f"{_fmt(r.measured)}{ci} vs {rel} {_fmt(r.bound)}"
+
+
+def _order(r: CheckResult) -> tuple:
+    i = r.instance
+    return tuple(float(i[k]) if isinstance(i.get(k), (int, float)) else math.inf for k in ("h", "i", "t"))
+
+
+def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
+    """One entry per claim of ``claims.PAPER``: verdict in words, smallest counterexample (the
+    violated row of the lowest h, i or t; printed form first) or the closest holding measurement,
+    errata, power."""
+    out = []
+    for pc in claims.PAPER:
+        rows = [r for r in results if r.claim in pc.checks and r.form != "identity"]
+        forms = {f: [r for r in rows if r.form == f] for f in ("printed", "explicit", "corrected")}
+        stated = forms["printed"] or forms["explicit"]
+        if not rows:
+            words = "not measured"
+        elif any(r.holds is False for r in stated):
+            fixed = forms["corrected"]
+            if fixed and all(r.holds is True for r in fixed):
+                words = "false as printed; holds only in corrected form"
+            elif fixed and not any(r.holds is False for r in fixed):
+                words = "false as printed; corrected form inconclusive"
+            else:
+                words = "false"
+        elif any(r.holds is None for r in stated):
+            words = "inconclusive"
+        else:
+            words = "holds on every instance tried"
+        bad = sorted((r for r in stated if r.holds is False), key=_order)
+        near = tightest(rows)
+        cs = [c for c in ctrls if c.claim in pc.checks and c.real.holds is True]
+        out.append({"claim": pc.name, "statement": pc.statement, "verdict": words,
+                    "counterexample": None if not bad else {"instance": _where(bad[0]), "numbers": _numbers(bad[0]),
+                                                            "form": bad[0].form, "line": bad[0].instance.get("line")},
+                    "closest": None if near is None else {"instance": _where(near), "numbers": _numbers(near),
+                                                          "form": near.form, "ratio": ratio(near)},
+                    "errata": list(pc.errata), "tightest_ratio": None if near is None else ratio(near),
+                    "controls_caught": sum(c.caught for c in cs), "controls": len(cs),
+                    "checks": len(rows), "violated": sum(r.holds is False for r in rows),
+                    "inconclusive": sum(r.holds is None for r in rows)})
+    return out
+
+
+def _answer_md(ans: list[dict], inst: dict[str, dict], power: list[dict]) -> list[str]:
+    lines = ["## The answer, claim by claim", "",
+             "Verdicts from the rows below (printed form unless stated; \"holds\" means on every instance tried). "
+             "Counterexample: the violated row with the smallest h, i or t. Closest: the holding row whose "
+             "measurement comes nearest its bound. Power: tightest ratio measured/bound over holding rows, and "
+             "structural controls (the bound with one careless-derivation change) caught / applied.", "",
+             "| claim | statement | verdict | smallest counterexample / closest to the bound | errata | power |",
+             "|---|---|---|---|---|---|"]
+    for a in ans:
+        if a["counterexample"]:
+            c = a["counterexample"]
+            ex = f"**{c['instance']}**: {c['numbers']} ({c['form']}{'; ' + c['line'] if c['line'] else ''})"
+        elif a["closest"]:
+            c = a["closest"]
+            ex = f"closest: {c['instance']}: {c['numbers']} ({c['form']}, ratio {c['ratio']:.3g})"
+        else:
+            ex = "—"
+        pw = ("—" if a["tightest_ratio"] is None else f"ratio {a['tightest_ratio']:.3g}") + \
+            (f"; controls {a['controls_caught']}/{a['controls']}" if a["controls"] else "; no structural controls")
+        lines.append(f"| {a['claim']} | {a['statement']} | {a['verdict']} ({a['checks']} checks, {a['violated']} violated, "
+                     f"{a['inconclusive']} inconclusive) | {ex} | {', '.join(a['errata']) or '—'} | {pw} |")
+    lines += ["", "## Instances", "", "| name | parameters |", "|---|---|"]
+    lines += [f"| {name} | {', '.join(f'{k}={v}' for k, v in p.items())} |" for name, p in sorted(inst.items())]
+    lines += ["", "## Power (per claim and form)", "",
+              "Tightest ratio measured/bound among the holding checks (1 = on the bound); structural controls "
+              "caught / applied where the real check holds, with the changes caught and those never caught.", "",
+              "| claim | form | checks | tightest ratio | on | controls caught | caught | never caught |",
+              "|---|---|---|---|---|---|---|---|"]
+    for p in power:
+        t = "—" if p["tightest_ratio"] is None else f"{p['tightest_ratio']:.3g}"
+        lines.append(f"| {p['claim']} | {p['form']} | {p['checks']} | {t} | {p['tightest_on'] or '—'} | "
+                     f"{p['controls_caught']}/{p['controls']} | {'; '.join(p['caught']) or '—'} | {'; '.join(p['missed']) or '—'} |")
+    return lines + [""]
+
+
 def _summary(results: list[CheckResult]) -> list[str]:
-    """One line per claim and form: how many checks hold, are violated, are inconclusive."""
+    """One line per claim and form: how many checks hold, are violated, are inconclusive;
+    identities (rows that cannot fail) counted apart."""
+    measured = [r for r in results if r.form != "identity"]
+    n = {k: sum(r.holds is k for r in measured) for k in (True, False, None)}
     keys = sorted({(r.claim, r.form) for r in results})
-    lines = ["## Summary", "", "| claim | form | checks | hold | violated | inconclusive |", "|---|---|---|---|---|---|"]
+    lines = ["## Summary", "",
+             f"{len(measured)} measured checks: {n[True]} hold, {n[False]} violated, {n[None]} inconclusive; "
+             f"{len(results) - len(measured)} identities (algebraic truths, form \"identity\", not measurements).", "",
+             "| claim | form | checks | hold | violated | inconclusive |", "|---|---|---|---|---|---|"]
     for claim, form in keys:
         rs = [r for r in results if (r.claim, r.form) == (claim, form)]
-        n = {k: sum(r.holds is k for r in rs) for k in (True, False, None)}
-        lines.append(f"| {claim} | {form} | {len(rs)} | {n[True]} | {n[False]} | {n[None]} |")
+        k = {v: sum(r.holds is v for r in rs) for v in (True, False, None)}
+        lines.append(f"| {claim} | {form} | {len(rs)} | {k[True]} | {k[False]} | {k[None]} |")
     return lines + [""]
 
 
@@ -55,23 +208,24 @@ def write(out: Path, quick: bool) -> tuple[list[CheckResult], list[str]]:
     out.mkdir(parents=True, exist_ok=True)
     sections = ordered()
     all_results: list[CheckResult] = []
+    all_controls: list[Control] = []
     failed: list[str] = []
-    head = [f"# rpcheck verification report ({'quick' if quick else 'full'} configuration)", "",
-            "Each row holds one claim in one form on one instance: the measured value with its confidence "
-            "interval (level in report.json), the bound, tightness = bound / measured, and the verdict "
-            "(holds: the interval lies on the bound's side; violated: on the other; inconclusive: it straddles).", ""]
-    body: list[str] = []
+    head = [f"# rpcheck verification report ({'quick' if quick else 'full'} configuration)", ""]
+    body: list = []  # markdown lines, or (title, results, figures, controls) of a section
     t0 = time.time()
-    steps = sum(1 + len(s.figures) for s in sections)
+    steps = sum(1 + len(s.figures) + len(s.controls) for s in sections)
     with tqdm(total=steps, desc="verify.report", unit="step") as bar:
         for s in sections:
             bar.set_postfix_str(s.claim)
             try:
                 results = s.results(quick)
                 bar.update()
-                figs = []
+                figs, ctrls = [], []
                 for fig in s.figures:
                     figs += fig(quick, out)
+                    bar.update()
+                for fn in s.controls:
+                    ctrls += fn(quick)
                     bar.update()
             except Exception as e:  # one broken section must not cost the others their results
                 failed.append(s.claim)
@@ -79,18 +233,43 @@ def write(out: Path, quick: bool) -> tuple[list[CheckResult], list[str]]:
                 tqdm.write(f"verify.report: section {s.claim} failed: {type(e).__name__}: {e}")
             else:
                 all_results += results
-                counts = {w: sum(r.holds is k for r in results) for k, w in WORD.items()}
-                body += [f"## {s.title}", "",
-                         f"{len(results)} checks: {counts['holds']} hold, {counts['**violated**']} violated, "
-                         f"{counts['inconclusive']} inconclusive.", "",
-                         "| form | instance | measured | CI | bound | tightness | verdict | note |",
-                         "|---|---|---|---|---|---|---|---|"]
-                body += [_row(r) for r in results]
-                body += [""] + [f"![{p.stem}]({p.name})" for p in figs] + [""]
-            md = head + _summary(all_results) + body + [f"_Generated in {time.time() - t0:.0f} s._"]
-            (out / "report.md").write_text("\n".join(md) + "\n")
-            (out / "report.json").write_text(json.dumps([r.to_json() for r in all_results], indent=1) + "\n")
+                all_controls += ctrls
+                body.append((s.title, results, figs, ctrls))
+            _write(out, quick, head, all_results, all_controls, body, time.time() - t0)
     return all_results, failed
+
+
+def _write(out: Path, quick: bool, head: list[str], results: list[CheckResult], ctrls: list[Control],
+           body: list, seconds: float) -> None:
+    inst, power, ans = instances_table(results), power_table(results, ctrls), answer(results, ctrls)
+    md = head + _answer_md(ans, inst, power) + _summary(results)
+    for part in body:
+        if isinstance(part, str):
+            md.append(part)
+            continue
+        title, rows, figs, cs = part
+        counts = {w: sum(r.holds is k for r in rows) for k, w in WORD.items()}
+        md += [f"## {title}", "",
+               f"{len(rows)} checks: {counts['holds']} hold, {counts['**violated**']} violated, "
+               f"{counts['inconclusive']} inconclusive"
+               + (f"; {sum(c.caught for c in cs)} of {sum(c.real.holds is True for c in cs)} structural controls caught" if cs else "")
+               + ". Each row: one claim in one form on one instance (its parameters in the Instances table; the "
+               "row lists only what it adds), the measured value with its confidence interval (level in "
+               "report.json), the bound, tightness = bound / measured, the verdict (holds: the interval lies on "
+               "the bound's side; violated: on the other; inconclusive: it straddles).", "",
+               "| form | instance | measured | CI | bound | tightness | verdict | note |",
+               "|---|---|---|---|---|---|---|---|"]
+        md += [_row(r, inst) for r in rows]
+        md += [""] + [f"![{p.stem}]({p.name})" for p in figs] + [""]
+    md.append(f"_Generated in {seconds:.0f} s ({'quick' if quick else 'full'} configuration)._")
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    doc = {"answer": ans, "instances": inst, "power": power, "controls": [c.to_json() for c in ctrls],
+           "checks": [r.to_json() for r in results]}
+    (out / "report.json").write_text(json.dumps(doc, indent=1, default=_json_default) + "\n")
+
+
+def _json_default(x):
+    return x if isinstance(x, (int, float, str)) else str(x)
 
 
 def main(argv=None):

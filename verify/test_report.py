@@ -5,13 +5,19 @@ import pytest
 
 from verify import report
 from verify.registry import Section
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 
 def _sections():
     def good(quick):
-        return [CheckResult("prop5.4", "printed", {"h": 0}, 1.0, (0.5, 1.5), 0.1),
-                CheckResult("prop5.4", "corrected", {"h": 0}, 1.0, (0.5, 1.5), 10.0)]
+        return [CheckResult("prop5.4", "printed", {"mdp": "toy", "A": 1, "h": 0}, 1.0, (0.5, 1.5), 0.1),
+                CheckResult("prop5.4", "corrected", {"mdp": "toy", "A": 1, "h": 0}, 1.0, (0.5, 1.5), 10.0),
+                CheckResult("prop5.4", "identity", {"mdp": "toy", "A": 1, "h": 1}, 0.0, (0.0, 0.0), 1e-9)]
+
+    def good_controls(quick):
+        real = good(quick)[1]
+        return [Control("drop a power", real, CheckResult("prop5.4", "corrected", real.instance, 1.0, (0.5, 1.5), 0.2)),
+                Control("L_f → 1", real, CheckResult("prop5.4", "corrected", real.instance, 1.0, (0.5, 1.5), 5.0))]
 
     def broken(quick):
         raise RuntimeError("instance diverged")
@@ -19,27 +25,41 @@ def _sections():
     def late(quick):
         return [CheckResult("C.12", "explicit", {"i": 3}, 1.0, (0.5, 1.5), 1.2)]
 
-    return [Section("prop5.4", "Variance", good, 1), Section("prop5.8", "Bias", broken, 2),
+    return [Section("prop5.4", "Variance", good, 1, controls=[good_controls]), Section("prop5.8", "Bias", broken, 2),
             Section("C.12", "Step", late, 3)]
 
 
 def test_report_keeps_every_section_that_ran_and_names_the_one_that_failed(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(report, "ordered", _sections)
     assert report.main(["--quick", "--out", str(tmp_path)]) == 1
-    rows = json.loads((tmp_path / "report.json").read_text())
-    assert [(r["claim"], r["form"], r["holds"]) for r in rows] == [
-        ("prop5.4", "printed", False), ("prop5.4", "corrected", True), ("C.12", "explicit", None)]
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert [(r["claim"], r["form"], r["holds"]) for r in doc["checks"]] == [
+        ("prop5.4", "printed", False), ("prop5.4", "corrected", True), ("prop5.4", "identity", True),
+        ("C.12", "explicit", None)]
     md = (tmp_path / "report.md").read_text()
     assert "This section failed:** `RuntimeError: instance diverged`" in md
     assert "| prop5.4 | printed | 1 | 0 | 1 | 0 |" in md and "| C.12 | explicit | 1 | 0 | 0 | 1 |" in md
+    assert "3 measured checks: 1 hold, 1 violated, 1 inconclusive; 1 identities" in md
     assert "prop5.8" in capsys.readouterr().err
+    # power: the identity row is no measurement; one of the two structural controls is caught
+    power = {(p["claim"], p["form"]): p for p in doc["power"]}
+    assert ("prop5.4", "identity") not in power
+    assert power[("prop5.4", "corrected")]["controls_caught"] == 1 and power[("prop5.4", "corrected")]["controls"] == 2
+    assert power[("prop5.4", "corrected")]["tightest_ratio"] == 0.1
+    assert doc["instances"] == {"toy": {"A": 1}, "?": {}}
+    # the one-page answer opens the report: Prop 5.4 printed violated, corrected holds
+    assert md.index("## The answer, claim by claim") < md.index("## Summary")
+    ans = {a["claim"]: a for a in doc["answer"]}
+    assert ans["Prop 5.4"]["verdict"] == "false as printed; holds only in corrected form"
+    assert ans["Prop 5.4"]["counterexample"]["instance"] == "toy (h = 0)"
+    assert ans["Prop 5.8"]["verdict"] == "not measured"
 
 
 def test_a_failing_last_section_still_reaches_report_md(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "ordered", lambda: _sections()[1:2])
     assert report.main(["--out", str(tmp_path)]) == 1
     assert "This section failed" in (tmp_path / "report.md").read_text()
-    assert (tmp_path / "report.json").read_text().strip() == "[]"
+    assert json.loads((tmp_path / "report.json").read_text())["checks"] == []
 
 
 def test_unwritable_out_exits_2(tmp_path):
@@ -48,3 +68,10 @@ def test_unwritable_out_exits_2(tmp_path):
     with pytest.raises(SystemExit) as e:
         report.main(["--out", str(blocker / "report")])
     assert e.value.code == 2
+
+
+def test_every_expected_failure_names_its_exception(request):
+    """No strict xfail in the selected tests accepts an arbitrary exception: each names ``raises``."""
+    loose = [item.nodeid for item in request.session.items for m in item.iter_markers("xfail")
+             if not m.kwargs.get("raises")]
+    assert not loose, loose

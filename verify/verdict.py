@@ -7,6 +7,11 @@ true, false or null; nothing rounds inconclusive to holds.
 
 For claims of the form "measured >= bound" (a rate that must be positive, a lower bound) pass
 ``direction="ge"``: then holds means low > bound and violated means high < bound.
+
+A test asserts a check with ``require(r)``, which raises ``Violated`` or ``Inconclusive`` (their own
+``AssertionError`` subclasses), so that an expected failure names the verdict it expects
+(``pytest.mark.xfail(raises=Violated)``) and any other exception fails the suite. ``Recorded`` pins
+an expected failure's verdict and numbers.
 """
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Optional
+
+#: the forms a check can take; "identity" marks a row that cannot fail (an algebraic truth checked
+#: numerically), counted apart from the measurements
+FORMS = ("printed", "explicit", "corrected", "identity")
 
 
 class Verdict(Enum):
@@ -49,7 +58,7 @@ class CheckResult:
     """One row of report.json: a claim in one form on one instance.
 
     ``claim`` names the statement ("prop5.4", "C.12", "lemmaC.1", ...), ``form`` is "printed",
-    "explicit" or "corrected", ``instance`` describes the MDP and parameters, ``measured`` is the
+    "explicit", "corrected" or "identity" (cannot fail: not a measurement), ``instance`` describes the MDP and parameters, ``measured`` is the
     point estimate, ``ci`` its confidence interval at ``level``, ``bound`` the bound's value and
     ``tightness`` = bound / measured (how loose the bound is; inf where measured is 0).
     """
@@ -67,8 +76,8 @@ class CheckResult:
     tightness: float = field(init=False)
 
     def __post_init__(self):
-        if self.form not in ("printed", "explicit", "corrected"):
-            raise ValueError(f"form must be printed, explicit or corrected, got {self.form!r}")
+        if self.form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {self.form!r}")
         self.ci = (float(self.ci[0]), float(self.ci[1]))
         self.holds = verdict(self.ci[0], self.ci[1], self.bound, self.direction).value
         self.tightness = self.bound / self.measured if self.measured else math.inf
@@ -90,6 +99,93 @@ class CheckResult:
         d = asdict(self)
         d["ci"] = list(self.ci)
         return {k: (_finite_or_str(v) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+class Violated(AssertionError):
+    """A check whose interval lies on the wrong side of its bound."""
+
+
+class Inconclusive(AssertionError):
+    """A check whose interval straddles its bound."""
+
+
+#: the exception ``require`` raises for each non-holding verdict
+RAISES = {False: Violated, None: Inconclusive}
+
+
+def require(r: CheckResult) -> None:
+    """Assert that ``r`` holds; raise ``Violated`` or ``Inconclusive`` with ``r.describe()`` if not."""
+    if r.holds is not True:
+        raise RAISES[r.holds](r.describe())
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An expected failure as it was measured: its verdict (False violated, None inconclusive),
+    the measured value and the bound, reproduced within relative tolerance ``rtol`` (fixed seeds:
+    a change beyond it means the measurement changed)."""
+
+    holds: Optional[bool]
+    measured: float
+    bound: float
+    rtol: float = 1e-3
+
+    @property
+    def raises(self) -> type:
+        return RAISES[self.holds]
+
+    def reason(self) -> str:
+        word = {False: "violated", None: "inconclusive"}[self.holds]
+        return f"recorded {word}: measured {self.measured:.6g} against bound {self.bound:.6g} (rtol {self.rtol:g})"
+
+    def check(self, r: CheckResult) -> None:
+        """Plain ``AssertionError`` (not ``Violated``/``Inconclusive``) unless ``r`` reproduces the record."""
+        assert r.holds is self.holds, f"recorded {self.holds}, now {r.describe()}"
+        for name, want in (("measured", self.measured), ("bound", self.bound)):
+            got = getattr(r, name)
+            assert math.isclose(got, want, rel_tol=self.rtol, abs_tol=1e-300) or got == want, \
+                f"{name}: recorded {want!r}, now {r.describe()}"
+
+    @classmethod
+    def of(cls, r: CheckResult, rtol: float = 1e-3) -> "Recorded":
+        return cls(r.holds, float(r.measured), float(r.bound), rtol)
+
+
+def expect(r: CheckResult, recorded: Optional[Recorded]) -> None:
+    """The body of a test with a possibly expected failure: reproduce the record, then ``require``."""
+    if recorded is not None:
+        recorded.check(r)
+    require(r)
+
+
+@dataclass
+class Control:
+    """A structural negative control: the check ``real`` redone with the bound changed the way one
+    careless derivation would change it (``change``). Caught: the real bound holds and the changed
+    one is violated on the same measurement."""
+
+    change: str
+    real: CheckResult
+    control: CheckResult
+
+    @property
+    def claim(self) -> str:
+        return self.real.claim
+
+    @property
+    def form(self) -> str:
+        return self.real.form
+
+    @property
+    def caught(self) -> bool:
+        return self.real.holds is True and self.control.holds is False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claim": self.claim, "form": self.form, "change": self.change, "caught": self.caught,
+                "real_holds": self.real.holds, "control_holds": self.control.holds,
+                "measured": _finite_or_str(float(self.real.measured)),
+                "bound": _finite_or_str(float(self.real.bound)),
+                "control_bound": _finite_or_str(float(self.control.bound)), "instance": self.real.instance}
 
 
 def _finite_or_str(x: float):
