@@ -38,8 +38,10 @@ from torch.func import jacfwd, vmap
 
 from bounds import variance as BV
 from bounds.numeric import Evaluator
+from bounds.symbols import i as I_SYMBOL
 from trainers.estimators import Noise, trajectory_jacobians
-from verify.verdict import CheckResult
+from verify.mutations import changes
+from verify.verdict import CheckResult, Control
 
 DTYPE = torch.float64
 #: relative residual below which a chain-rule identity counts as exact in float64
@@ -208,13 +210,16 @@ def measure_derivatives(inst: PathInstance, horizon: int, n: int, seed: int = 0)
 # --- evaluation of the bounds --------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _evaluator(key: str, expr_fn: Callable[[], sp.Expr]) -> Evaluator:
-    return Evaluator(expr_fn(), name=key)
+def _evaluator(key: str, expr_fn: Callable[[], sp.Expr], change: str = "") -> Evaluator:
+    expr = expr_fn()
+    return Evaluator(changes(expr, I_SYMBOL)[change] if change else expr, name=f"{key} {change}".strip())
 
 
-def bound_at(key: str, expr_fn: Callable[[], sp.Expr], inst, steps: np.ndarray, **extra) -> np.ndarray:
-    """The sympy bound ``expr_fn()`` (a function of the step ``i``) at ``steps`` for ``inst``'s constants."""
-    return _evaluator(key, expr_fn)(i=steps, **inst.consts(), **extra).value
+def bound_at(key: str, expr_fn: Callable[[], sp.Expr], inst, steps: np.ndarray, change: str = "",
+             **extra) -> np.ndarray:
+    """The sympy bound ``expr_fn()`` (a function of the step ``i``) at ``steps`` for ``inst``'s
+    constants, with the structural ``change`` of ``verify.mutations`` if given."""
+    return _evaluator(key, expr_fn, change)(i=steps, **inst.consts(), **extra).value
 
 
 # --- the steps ------------------------------------------------------------------------------------
@@ -267,8 +272,10 @@ def _steps_grid(t: DerivativeTrace) -> np.ndarray:
 
 
 def _closed(key, expr_fn, which):
-    def sides(t, nm):
-        return nm[which], np.broadcast_to(bound_at(key, expr_fn, t.inst, _steps_grid(t)), nm[which].shape)
+    def sides(t, nm, change: str = ""):
+        right = bound_at(key, expr_fn, t.inst, _steps_grid(t), change=change)
+        return nm[which], np.broadcast_to(right, nm[which].shape)
+    sides.closed_form = expr_fn  # a sympy bound: ``structural_controls`` can change it
     return sides
 
 
@@ -397,6 +404,26 @@ def derivative_step_controls(quick: bool) -> list[CheckResult]:
             left, wrong = wrong
         out.append(judge(st.claim, st.form, "negative control of: " + st.line, t.inst, left,
                          np.broadcast_to(wrong, left.shape)))
+    return out
+
+
+def structural_controls(quick: bool) -> list[Control]:
+    """Every closed-form step bound with each applicable change of ``verify.mutations``, on every
+    instance where the real bound holds (elsewhere a control cannot be caught)."""
+    out = []
+    for key in ALL_PATH_INSTANCES:
+        t = derivative_trace(key, quick)
+        nm = t.norms()
+        for st in STEPS:
+            expr_fn = getattr(st.sides, "closed_form", None)
+            if expr_fn is None:
+                continue
+            real = judge(st.claim, st.form, st.line, t.inst, *st.sides(t, nm))
+            if real.holds is not True:
+                continue
+            for change in changes(expr_fn(), I_SYMBOL):
+                out.append(Control(change, real, judge(st.claim, st.form, f"control ({change}) of: {st.line}", t.inst,
+                                                       *st.sides(t, nm, change))))
     return out
 
 

@@ -19,9 +19,11 @@ import torch
 
 from bounds import hstar as HS
 from bounds import variance as BV
+from bounds.symbols import i as I_SYMBOL
 from verify import stats
+from verify.mutations import changes
 from verify.proof_steps import ALL_PATH_INSTANCES, bound_at, measure_derivatives
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 LEVEL = stats.LEVEL
 
@@ -88,6 +90,22 @@ def _judge_mc(claim, form, line, inst, mean, low, high, right, i_min=1, note="",
                        note="; ".join(x for x in (first, note) if x))
 
 
+def _c1_action_printed():
+    return BV.lemma_c1_action(printed=True)
+
+
+#: the two bounds of Lemma C.1, printed and corrected: (deviation, form, line, bound, evaluator key)
+C1_ROWS = (
+    ("a", "printed", "E‖dâ_i/dθ − dā_i/dθ‖ ≤ L̃_π^i L̃_f^i (e + 2L_θ i + 4L̃_θ i² L̃_π^i L̃_f^i)",
+     _c1_action_printed, "c1a_printed"),
+    ("s", "printed", "E‖dŝ_i/dθ − ds̄_i/dθ‖ ≤ [2L_f K̂(i−1) + (C.18)]·i·L̃_f^i", BV.lemma_c1_state, "c1s_printed"),
+    ("a", "corrected", "E‖dâ_i/dθ − dā_i/dθ‖ ≤ 2L_π D_i + L_π S_i + 2L_θ", BV.lemma_c1_action_corrected,
+     "c1a_corrected"),
+    ("s", "corrected", "E‖dŝ_i/dθ − ds̄_i/dθ‖ ≤ S_i (corrected recursion, κ_F = 2L_f)", BV.lemma_c1_state_corrected,
+     "c1s_corrected"),
+)
+
+
 def lemma_c1_results(quick: bool, control: bool = False) -> list[CheckResult]:
     """Both bounds of Lemma C.1, printed and corrected, on the state-dependent instances.
 
@@ -102,22 +120,30 @@ def lemma_c1_results(quick: bool, control: bool = False) -> list[CheckResult]:
         extra = {"N": d["cfg"].n, "references": d["cfg"].refs, "e": d["e"]}
         note = (f"E over {d['cfg'].n} trajectories, max over {d['cfg'].refs} reference trajectories x̄; "
                 f"e = {d['e']:.3g} (exact: ∂π/∂θ = 1)")
-        rows = [
-            ("a", "printed", "E‖dâ_i/dθ − dā_i/dθ‖ ≤ L̃_π^i L̃_f^i (e + 2L_θ i + 4L̃_θ i² L̃_π^i L̃_f^i)",
-             lambda: BV.lemma_c1_action(printed=True), "c1a_printed"),
-            ("s", "printed", "E‖dŝ_i/dθ − ds̄_i/dθ‖ ≤ [2L_f K̂(i−1) + (C.18)]·i·L̃_f^i",
-             BV.lemma_c1_state, "c1s_printed"),
-            ("a", "corrected", "E‖dâ_i/dθ − dā_i/dθ‖ ≤ 2L_π D_i + L_π S_i + 2L_θ",
-             BV.lemma_c1_action_corrected, "c1a_corrected"),
-            ("s", "corrected", "E‖dŝ_i/dθ − ds̄_i/dθ‖ ≤ S_i (corrected recursion, κ_F = 2L_f)",
-             BV.lemma_c1_state_corrected, "c1s_corrected"),
-        ]
-        for which, form, line, fn, name in rows:
+        for which, form, line, fn, name in C1_ROWS:
             right = bound_at(name, fn, inst, steps, e=d["e"])
             if control:
                 right = np.full_like(right, 2 * inst.L_theta)
                 line = "negative control (bound 2L_θ, no growth) of: " + line
             out.append(_judge_mc("lemmaC.1", form, line, inst, *d[which], right, note=note, extra=extra))
+    return out
+
+
+def lemma_c1_structural_controls(quick: bool) -> list[Control]:
+    """Both bounds of Lemma C.1 with each applicable change of ``verify.mutations``, where the
+    real bound holds."""
+    out = []
+    for key in C1_INSTANCES:
+        d = lemma_c1_deviations(key, quick)
+        inst, steps = d["inst"], np.arange(d["cfg"].horizon + 1, dtype=float)
+        for which, form, line, fn, name in C1_ROWS:
+            real = _judge_mc("lemmaC.1", form, line, inst, *d[which], bound_at(name, fn, inst, steps, e=d["e"]))
+            if real.holds is not True:
+                continue
+            for change in changes(fn(), I_SYMBOL):
+                right = bound_at(name, fn, inst, steps, change=change, e=d["e"])
+                out.append(Control(change, real, _judge_mc("lemmaC.1", form, f"control ({change}) of: {line}", inst,
+                                                           *d[which], right)))
     return out
 
 

@@ -2,14 +2,18 @@
 
 Three kinds of check, each returning ``CheckResult``s:
 
-- ``bound_checks``: v_t(N) ≤ bound(h)/N for h in the sweep and N ∈ {1, 16, 256}, one row per
-  (instance, estimator, form, N) holding the deciding h (``registry.worst``). v_t(N) = v_t(1)/N
-  exactly for the batch mean of iid samples (docs/conventions.md), so N rescales both sides.
+- ``bound_checks``: v_t ≤ bound(h) for h in the sweep at N = 1, one row per (instance, estimator,
+  form) holding the deciding h (``registry.worst``). Other batch sizes N are not separate checks:
+  v_t(N) = v_t(1)/N exactly for the batch mean of iid samples (docs/conventions.md) and every
+  bound carries 1/N, so dividing both sides by N cannot change a verdict.
 - ``rate_checks``: what the proposition is about: the growth rate of log v_t in h (least-squares
   slope over the window of large h, percentile bootstrap over trajectories) is at most the bound's
   slope over the same window.
 - ``growth_checks``: on the expanding (chaotic) instance log v_t grows with rate > 0 with
   confidence; on contracting ones it does not grow faster than ``FLAT`` per step.
+- ``structural_controls``: every bound with one careless-derivation change (``verify.mutations``),
+  held against the same measurement, level and rate; ``scaling_controls`` are the older controls
+  that only rescale the bound (they show the interval is narrow, not what the check can catch).
 
 Every bound is the sympy expression of ``bounds.variance`` evaluated at the toy's certified
 constants (``verify.instances.bound_params``); the printed form's O-constant is read as 1.
@@ -25,10 +29,12 @@ import numpy as np
 
 from bounds import variance as BV
 from bounds.numeric import Evaluator
+from bounds.symbols import h as H_SYMBOL
 from verify import instances, measure
-from verify.registry import figure, section, worst
+from verify.mutations import changes
+from verify.registry import controls, figure, section, worst
 from verify.stats import LEVEL, bootstrap_ci, log_slope
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 #: bound name -> (form, sympy expression builder)
 BOUNDS: dict[str, tuple[str, Callable]] = {
@@ -37,7 +43,6 @@ BOUNDS: dict[str, tuple[str, Callable]] = {
     "(C.16) corrected": ("corrected", BV.variance_corrected),
     "(5.1) corrected": ("corrected", BV.variance_printed_corrected),
 }
-BATCHES = (1, 16, 256)
 H_MAX = 20  # the bound sweep h = 0..20 of the issue
 #: growth per step (log scale) below which log v_t counts as not exponential: 2% per step
 FLAT = 0.02
@@ -64,15 +69,16 @@ def config(quick: bool) -> Config:
 
 
 @lru_cache(maxsize=None)
-def _evaluator(name: str) -> Evaluator:
-    return Evaluator(BOUNDS[name][1](), name)
+def _evaluator(name: str, change: str = "") -> Evaluator:
+    expr = BOUNDS[name][1]()
+    return Evaluator(changes(expr, H_SYMBOL)[change] if change else expr, f"{name} {change}".strip())
 
 
-def bound_curve(name: str, inst: str, hs, N: float = 1.0, **override) -> np.ndarray:
-    """The bound ``name`` at the instance's constants over ``hs`` (``override`` replaces constants,
-    e.g. L_f=1 to remove the exponential factor)."""
-    p = instances.bound_params(instances.toy(inst), N=N, **override)
-    return _evaluator(name)(h=np.asarray(hs, float), **p).value
+def bound_curve(name: str, inst: str, hs, change: str = "", **override) -> np.ndarray:
+    """The bound ``name`` (with the structural ``change`` of ``verify.mutations``, if given) at the
+    instance's constants over ``hs`` at N = 1 (``override`` replaces constants, e.g. L_f=1)."""
+    p = instances.bound_params(instances.toy(inst), N=1.0, **override)
+    return _evaluator(name, change)(h=np.asarray(hs, float), **p).value
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ def curve(inst: str, estimator: str, quick: bool) -> Curve:
     v, lo, hi, grads = [], [], [], []
     for h in cfg.hs:
         g = measure.sample_gradients(problem, h, 0.0, cfg.samples, estimator, seed=1000 + h)
-        b = measure.variance_bound(g, LEVEL, n_boot=400, seed=h)
+        b = measure.variance_bound(g, LEVEL, seed=h)
         v.append(b.estimate), lo.append(b.lower), hi.append(b.upper), grads.append(g.numpy())
     return Curve(inst, estimator, cfg.hs, np.array(v), np.array(lo), np.array(hi), tuple(grads))
 
@@ -104,16 +110,16 @@ def _instance(inst: str, estimator: str, **more) -> dict:
     return {**instances.describe(inst), "estimator": estimator, **more}
 
 
-def bound_check(inst: str, estimator: str, name: str, N: int, quick: bool, h_min: int = 0,
-                scale: float = 1.0) -> CheckResult:
-    """v_t(N) ≤ ``scale`` · bound(h)/N over the sweep h_min ≤ h ≤ 20; the deciding h's row."""
+def bound_check(inst: str, estimator: str, name: str, quick: bool, h_min: int = 0,
+                scale: float = 1.0, change: str = "") -> CheckResult:
+    """v_t ≤ ``scale`` · bound(h) at N = 1 over the sweep h_min ≤ h ≤ 20; the deciding h's row."""
     c = curve(inst, estimator, quick)
     hs = [h for h in c.hs if h_min <= h <= H_MAX]
-    bound = scale * bound_curve(name, inst, hs, N=N)
-    note = f"v_t(N) = v_t(1)/N; h swept over {hs}" + (f"; bound scaled by {scale:.3g}" if scale != 1 else "")
-    return worst([CheckResult("prop5.4", BOUNDS[name][0], _instance(inst, estimator, bound=name, N=N, h=h),
-                              measured=c.v[c.hs.index(h)] / N,
-                              ci=(c.low[c.hs.index(h)] / N, c.high[c.hs.index(h)] / N),
+    bound = scale * bound_curve(name, inst, hs, change=change)
+    note = f"N = 1 (both sides scale as 1/N); h swept over {hs}" + \
+        (f"; bound scaled by {scale:.3g}" if scale != 1 else "") + (f"; control: {change}" if change else "")
+    return worst([CheckResult("prop5.4", BOUNDS[name][0], _instance(inst, estimator, bound=name, N=1, h=h),
+                              measured=c.v[c.hs.index(h)], ci=(c.low[c.hs.index(h)], c.high[c.hs.index(h)]),
                               bound=float(bound[k]), level=LEVEL, note=note)
                   for k, h in enumerate(hs)])
 
@@ -125,40 +131,38 @@ def scaled_below(inst: str, estimator: str, name: str, quick: bool) -> CheckResu
     hs = [h for h in c.hs if h <= H_MAX]
     bound = bound_curve(name, inst, hs)
     ratio = min(float(bound[k]) / c.v[c.hs.index(h)] for k, h in enumerate(hs) if h >= 1)
-    return bound_check(inst, estimator, name, 1, quick, h_min=1, scale=0.5 / ratio)
+    return bound_check(inst, estimator, name, quick, h_min=1, scale=0.5 / ratio)
 
 
-def _slope_ci(c: Curve, window) -> tuple[float, float, float]:
-    """Slope of log v_t over ``window``, bootstrapping each h's samples independently."""
-    idx = [c.hs.index(h) for h in window]
-    gs = [c.grads[k] for k in idx]
-    m = gs[0].shape[0]
-    rng = np.random.default_rng(7)
+@lru_cache(maxsize=None)
+def _slope_ci(inst: str, estimator: str, quick: bool) -> tuple[float, float, float]:
+    """Slope of log v_t over the window with its BCa interval (``stats.bootstrap_ci``): the
+    trajectories of every h in the window are resampled by row (the draws at different h are
+    independent, so resampling the rows jointly keeps them iid)."""
+    c, window = curve(inst, estimator, quick), config(quick).window
+    cols = [col for h in window for col in c.grads[c.hs.index(h)].T]
+    per_h = len(cols) // len(window)
+    x = np.asarray(window, float)
+    x = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
 
-    def v_of(g, rows):
-        x = g[rows]
-        return ((x - x.mean(0)) ** 2).sum(1).mean() * m / (m - 1)
+    def slope(*columns, axis=-1):
+        logv = [np.log(sum(np.var(col, axis=axis, ddof=1) for col in columns[k * per_h:(k + 1) * per_h]))
+                for k in range(len(window))]
+        return sum(w * lv for w, lv in zip(x, logv))
 
-    def stat(rows):
-        # the identity resample gives the point estimate; others draw fresh indices per h
-        if np.array_equal(rows, np.arange(m)):
-            vs = [v_of(g, rows) for g in gs]
-        else:
-            vs = [v_of(g, rng.integers(0, m, m)) for g in gs]
-        return log_slope(window, vs)
-
-    return bootstrap_ci(stat, m, LEVEL, reps=400)
+    return bootstrap_ci(slope, cols, LEVEL)
 
 
-def rate_check(inst: str, estimator: str, name: str, quick: bool, **override) -> CheckResult:
+def rate_check(inst: str, estimator: str, name: str, quick: bool, change: str = "", **override) -> CheckResult:
     """Slope of log v_t over the window ≤ slope of log bound over the same window."""
     cfg = config(quick)
-    c = curve(inst, estimator, quick)
-    slope, lo, hi = _slope_ci(c, cfg.window)
-    bslope = log_slope(cfg.window, bound_curve(name, inst, cfg.window, **override))
-    note = f"least-squares slope of log v_t over h in {list(cfg.window)}, bootstrap CI"
+    slope, lo, hi = _slope_ci(inst, estimator, quick)
+    bslope = log_slope(cfg.window, bound_curve(name, inst, cfg.window, change=change, **override))
+    note = f"least-squares slope of log v_t over h in {list(cfg.window)}, BCa bootstrap CI"
     if override:
         note += f"; bound evaluated with {override}"
+    if change:
+        note += f"; control: {change}"
     return CheckResult("prop5.4.rate", BOUNDS[name][0], _instance(inst, estimator, bound=name),
                        measured=slope, ci=(lo, hi), bound=bslope, level=LEVEL, note=note)
 
@@ -172,8 +176,7 @@ def rate_scaled_below(inst: str, estimator: str, name: str, quick: bool) -> Chec
 
 def growth_check(inst: str, estimator: str, quick: bool, exponential: bool) -> CheckResult:
     """``exponential``: slope of log v_t > 0 with confidence; else: slope ≤ FLAT (not exponential)."""
-    cfg = config(quick)
-    slope, lo, hi = _slope_ci(curve(inst, estimator, quick), cfg.window)
+    slope, lo, hi = _slope_ci(inst, estimator, quick)
     if exponential:
         return CheckResult("prop5.4.exponential", "explicit", _instance(inst, estimator), slope, (lo, hi),
                            bound=0.0, direction="ge", level=LEVEL,
@@ -186,9 +189,9 @@ EXPANDING = ("sine-expanding",)
 
 
 def bound_checks(quick: bool) -> list[CheckResult]:
-    rows = [bound_check(i, e, name, N, quick) for i, e in config(quick).runs for name in BOUNDS for N in BATCHES]
+    rows = [bound_check(i, e, name, quick) for i, e in config(quick).runs for name in BOUNDS]
     # the printed (5.1) vanishes at h = 0 (factors h^8, h^6): is that its only failure?
-    return rows + [bound_check(i, e, "(5.1)", 1, quick, h_min=1) for i, e in config(quick).runs]
+    return rows + [bound_check(i, e, "(5.1)", quick, h_min=1) for i, e in config(quick).runs]
 
 
 def rate_checks(quick: bool) -> list[CheckResult]:
@@ -199,9 +202,37 @@ def growth_checks(quick: bool) -> list[CheckResult]:
     return [growth_check(i, e, quick, exponential=i in EXPANDING) for i, e in config(quick).runs]
 
 
+@lru_cache(maxsize=None)
+def structural_controls(quick: bool) -> list[Control]:
+    """Each bound with each applicable change of ``verify.mutations``, on every run: the level
+    check (from h = 1 for the printed (5.1), whose only failure is h = 0) and the rate check."""
+    out = []
+    for inst, est in config(quick).runs:
+        for name in BOUNDS:
+            h_min = 1 if name == "(5.1)" else 0
+            real, real_rate = bound_check(inst, est, name, quick, h_min=h_min), rate_check(inst, est, name, quick)
+            for change in changes(BOUNDS[name][1](), H_SYMBOL):
+                out.append(Control(change, real, bound_check(inst, est, name, quick, h_min=h_min, change=change)))
+                out.append(Control(change, real_rate, rate_check(inst, est, name, quick, change=change)))
+    return out
+
+
+def scaling_controls(quick: bool) -> list[CheckResult]:
+    """The rescaling controls (bound at half the measurement where it is tightest; bound rate at
+    half the measured rate, expanding runs only): they must be violated."""
+    runs = config(quick).runs
+    return ([scaled_below(i, e, name, quick) for i, e in runs for name in BOUNDS]
+            + [rate_scaled_below(i, e, name, quick) for i, e in runs if i in EXPANDING for name in BOUNDS])
+
+
 @section("prop5.4", "Proposition 5.4: gradient variance", order=20)
 def results(quick: bool) -> list[CheckResult]:
     return bound_checks(quick) + rate_checks(quick) + growth_checks(quick)
+
+
+@controls("prop5.4")
+def prop54_controls(quick: bool) -> list[Control]:
+    return structural_controls(quick)
 
 
 @figure("prop5.4")

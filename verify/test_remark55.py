@@ -2,9 +2,8 @@
 sine toy, with a learned ReLU model and tanh policy, vanilla against SN.
 
 Verdicts were measured first (quick configuration, fixed seeds) and are encoded here; where the
-remark does not hold, the test is a strict xfail whose reason is that case's ``describe()``
-(instance abbreviated: sine-expanding, L_f = 3, γ = 0.9, RP-DP, β = 0, myopic critic), recorded per
-exact case with its verdict (violated or inconclusive), which ``test_recorded_verdict`` re-checks.
+remark does not hold, the test is a strict xfail that accepts only the exception of the case's
+recorded verdict (violated or inconclusive), after reproducing its recorded numbers.
 The controls compare the vanilla arm with a reference arm whose model is contracting (λ̂ = 0.5):
 there the same checks must hold, and with the arms swapped they must be violated.
 """
@@ -13,81 +12,48 @@ import torch
 
 from trainers.estimators import flatten_grads, per_sample_grads, per_sample_grads_loop
 from verify import instances, remark55
-from verify.conftest import QUICK
+from verify.conftest import QUICK, expected_failure
+from verify.verdict import Recorded, expect
 
-_WHERE = "on sine-expanding (L_f = 3, gamma = 0.9), RP-DP, beta = 0, 2500 samples per arm"
-# Recorded per exact case: (verdict, reason), verdict False = violated, None = inconclusive; the
-# reason is that case's ``describe()`` with the instance abbreviated (see ``_WHERE``).
+# Recorded per exact case (sine-expanding, L_f = 3, γ = 0.9, RP-DP, β = 0, 2500 samples per arm):
+# verdict (False violated, None inconclusive), measured value and bound (``verdict.Recorded``).
 # Measured ratio v[vanilla] / v[arm] ≥ 1 (99% paired bootstrap CI): SN does not reduce the variance.
 RATIO = {
-    ("sn", 10): (None, "remark5.5 [printed] inconclusive: measured 0.5118 (99% CI [0.2393, 1.038]) >= bound 1, h = 10"),
-    ("sn", 15): (False, "remark5.5 [printed] VIOLATED: measured 0.4178 (99% CI [0.191, 0.8041]) >= bound 1, h = 15"),
-    ("sn-model", 10): (None, "remark5.5 [printed] inconclusive: measured 0.6452 (99% CI [0.2257, 1.604]) >= bound 1, "
-                             "h = 10"),
-    ("sn-model", 15): (None, "remark5.5 [printed] inconclusive: measured 0.4085 (99% CI [0.1212, 1.407]) >= bound 1, "
-                             "h = 15"),
-    ("sn-policy", 10): (None, "remark5.5 [printed] inconclusive: measured 0.4782 (99% CI [0.2032, 1.012]) >= bound 1, "
-                              "h = 10"),
-    ("sn-policy", 15): (None, "remark5.5 [printed] inconclusive: measured 1.054 (99% CI [0.4827, 2.292]) >= bound 1, "
-                              "h = 15"),
+    ("sn", 10): Recorded(None, 0.5118, 1, rtol=1e-3),
+    ("sn", 15): Recorded(False, 0.4178, 1, rtol=1e-3),
+    ("sn-model", 10): Recorded(None, 0.6452, 1, rtol=1e-3),
+    ("sn-model", 15): Recorded(None, 0.4085, 1, rtol=1e-3),
+    ("sn-policy", 10): Recorded(None, 0.4782, 1, rtol=1e-3),
+    ("sn-policy", 15): Recorded(None, 1.054, 1, rtol=1e-3),
 }
 # Measured rate[vanilla] − rate[arm] ≥ 0 over h ∈ {8, 10, 12, 15}: SN does not lower the growth rate.
 RATE = {
-    "sn": (None, "remark5.5.rate [printed] inconclusive: measured -0.06094 (99% CI [-0.1818, 0.06618]) >= bound 0 "
-                 "(rates 0.679 vanilla, 0.740 sn)"),
-    "sn-model": (None, "remark5.5.rate [printed] inconclusive: measured -0.1213 (99% CI [-0.2949, 0.07368]) >= bound 0 "
-                       "(rates 0.679 vanilla, 0.800 sn-model)"),
-    "sn-policy": (None, "remark5.5.rate [printed] inconclusive: measured 0.05711 (99% CI [-0.05813, 0.1931]) >= bound 0 "
-                        "(rates 0.679 vanilla, 0.622 sn-policy)"),
+    "sn": Recorded(None, -0.06094, 0, rtol=1e-3),
+    "sn-model": Recorded(None, -0.1213, 0, rtol=1e-3),
+    "sn-policy": Recorded(None, 0.05711, 0, rtol=1e-3),
 }
 # The remark's literal "avoid exponentially increasing gradient variance", per arm (only the SN pair).
 FLAT = {
-    "sn": (False, "remark5.5.not-exponential [printed] VIOLATED: measured 0.74 (99% CI [0.6182, 0.8351]) <= bound 0.02 "
-                  "for arm sn; the learned closed loop stays chaotic (Lyapunov exponent 0.35, true 0.33)"),
+    "sn": Recorded(False, 0.74, 0.02, rtol=1e-3),
 }
-_WORD = {False: "VIOLATED", None: "inconclusive"}
 
 
-def _xfail(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"{reason} {_WHERE}")
-
-
-@pytest.mark.parametrize("arm,h", [pytest.param(a, h, marks=_xfail(r)) for (a, h), (_, r) in RATIO.items()])
+@pytest.mark.parametrize("arm,h", [pytest.param(a, h, marks=expected_failure(RATIO.get((a, h))))
+                                   for a, h in RATIO])
 def test_sn_reduces_variance_at_large_h(arm, h):
     """Remark 5.5: v[vanilla](h) / v[arm](h) ≥ 1 with confidence at h = 10 and 15."""
-    r = remark55.ratio_check("vanilla", arm, h, QUICK)
-    assert r.holds is True, r.describe()
+    expect(remark55.ratio_check("vanilla", arm, h, QUICK), RATIO.get((arm, h)))
 
 
-@pytest.mark.parametrize("arm", [pytest.param(a, marks=_xfail(r)) for a, (_, r) in RATE.items()])
+@pytest.mark.parametrize("arm", [pytest.param(a, marks=expected_failure(RATE.get(a))) for a in RATE])
 def test_sn_lowers_growth_rate(arm):
     """Remark 5.5: the growth rate of log v in h is lower with SN."""
-    r = remark55.rate_check("vanilla", arm, QUICK)
-    assert r.holds is True, r.describe()
+    expect(remark55.rate_check("vanilla", arm, QUICK), RATE.get(arm))
 
 
-@pytest.mark.parametrize("arm", [pytest.param(a, marks=_xfail(r)) for a, (_, r) in FLAT.items()])
+@pytest.mark.parametrize("arm", [pytest.param(a, marks=expected_failure(FLAT.get(a))) for a in FLAT])
 def test_sn_variance_not_exponential(arm):
-    r = remark55.flat_check(arm, QUICK)
-    assert r.holds is True, r.describe()
-
-
-#: table name -> (recorded cases, measurement)
-RECORDED = {"ratio": (RATIO, lambda arm, h: remark55.ratio_check("vanilla", arm, h, QUICK)),
-            "rate": (RATE, lambda arm: remark55.rate_check("vanilla", arm, QUICK)),
-            "flat": (FLAT, lambda arm: remark55.flat_check(arm, QUICK))}
-
-
-@pytest.mark.parametrize("table,key", [pytest.param(name, key, id=f"{name}-{key}")
-                                       for name, (recorded, _) in RECORDED.items() for key in recorded])
-def test_recorded_verdict(table, key):
-    """Each recorded case's reason states its verdict, and the case is still measured with exactly
-    that verdict (violated stays violated, inconclusive stays inconclusive)."""
-    recorded, measure = RECORDED[table]
-    holds, reason = recorded[key]
-    assert f"] {_WORD[holds]}: " in reason
-    r = measure(*(key if isinstance(key, tuple) else (key,)))
-    assert r.holds is holds, (reason, r.describe())
+    expect(remark55.flat_check(arm, QUICK), FLAT.get(arm))
 
 
 def test_vanilla_variance_exponential():
