@@ -79,3 +79,4 @@ def proof_chain_results(quick: bool):
 
 from verify import remark55  # noqa: F401  (register on import)
 from verify import search  # noqa: F401,E402  (registers the adversarial-search section)
+from verify import search  # noqa: F401,E402  (registers the adversarial-search section)

@@ -1,0 +1,536 @@
+"""An adversary per claim and form: maximise measured / bound over instance families.
+
+    python -m verify.search CLAIM [--form printed|explicit|corrected] [--bound NAME] [--budget N]
+                            [--seed S] [--starts K] [--json] [--instance JSON]
+
+Claims and their truth (exact, so the search is deterministic):
+
+- ``prop5.4`` v_t(1) (N = 1; both sides scale as 1/N) and ``prop5.8`` b_t = ‖∇J − E ĝ‖ on the LQR
+  family: A, B, K, σ, Cholesky factors of the dynamics-noise and initial-state covariances, γ, h
+  (0..20 or ∞ = the 100-step unroll), β, RP-DP/RP-DR, d_s, d_a ∈ {1, 2}, model error (Â, B̂) and
+  critic error Ĥ = H + ΔH; truth from ``toy_mdps.lqr_exact``. Noise is uniform, so the invariant
+  domain and the Lipschitz constants of Assumption 5.3/5.6 are certified (``LQR.lipschitz``); an
+  uncertified instance is infeasible (its constants are infinite). Bound parameters as in
+  ``verify.instances.bound_params`` (L_f = L_f̂ joint, e = 2L_θ, O-constants 1); Prop 5.8 takes
+  ε_f exact, ε_v in its exact interval (``eps_v_interval``, coupled reading) and κ at its
+  always-valid value (1 − γ)^{-1/2}; its verdict is violated only if b_t exceeds the bound at the
+  upper end of ε_v, holds only if b_t is below it at the lower end (``stats.widen``).
+- ``C.10``, ``C.12``, ``C.13`` on the linear offset family f̂(s, a, ξ) = A s + B a + c ξ,
+  π_θ(s, ς) = K s + θ + σ ς (θ the action offset, as ``verify.proof_steps``): dŝ_i/dθ = D_i with
+  D_{i+1} = (A + BK) D_i + B, dâ_i/dθ = K D_i + I, exact, and L_f = ‖[A B cI]‖, L_π = ‖[K σI]‖,
+  L_θ = 1 exact on all of ℝ^d. Step i ∈ 1..30.
+
+The optimiser is ``scipy.optimize.differential_evolution`` (integrality for dims, h, i, estimator),
+``--starts`` runs with seeds S, S + 1, …, sharing ``--budget`` evaluations. The best instance is
+then shrunk: each coordinate is rounded (0 first, then 1, 2 decimals) while the verdict and a ratio
+≥ 1 (for a counterexample) or ≥ 90% of the best (otherwise) survive, and the smallest h or i that
+keeps it is taken; the result is re-evaluated, and a Prop 5.4/5.8 counterexample is re-verified by
+Monte Carlo of the shared estimator (``verify.measure``, 99%).
+Not covered here: Lemma C.1 (on the offset family its deviations vanish), Lemmas C.2/C.3,
+Props 5.2, 5.10, Cor 5.12, the (C.19)–(C.24) intermediate steps, the sine family.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from scipy.optimize import differential_evolution, minimize
+
+import bounds
+from toy_mdps.lqr import LQR, QuadraticCritic
+from toy_mdps.lqr_exact import eps_v_interval, moments
+from verify import instances
+from verify.registry import section
+from verify.stats import LEVEL, widen
+from verify.verdict import CheckResult
+
+HORIZON_INF = 100  # h = ∞ is the estimator unrolled 100 steps (verify.prop58's convention)
+H_MAX = 20
+I_MAX = 30
+CAP = 50.0  # log ratio credited to a bound of 0 under a positive measurement
+
+#: claim -> form -> bound names of ``bounds.EXPRESSIONS`` (the first is the default)
+TARGETS = {
+    "prop5.4": {"printed": ("variance_printed",), "explicit": ("variance_explicit",),
+                "corrected": ("variance_corrected", "variance_printed_corrected")},
+    "prop5.8": {"printed": ("bias_printed",), "explicit": ("bias_explicit",),
+                "corrected": ("bias_corrected", "bias_printed_corrected")},
+    "C.10": {"printed": ("c10",), "corrected": ("c10_corrected",)},
+    "C.12": {"printed": ("c12",), "corrected": ("c12_corrected",)},
+    "C.13": {"printed": ("K_hat",), "corrected": ("K_hat_corrected",)},
+}
+
+
+class Infeasible(Exception):
+    """The instance violates the family's standing hypotheses (uncertified, unstable)."""
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    low: float
+    high: float
+    integer: bool = False
+
+
+def _mat(prefix, rows, cols, lo, hi):
+    return [Var(f"{prefix}{r}{c}", lo, hi) for r in range(rows) for c in range(cols)]
+
+
+LQR_VARS = ([Var("d_s", 1, 2, True), Var("d_a", 1, 2, True)] + _mat("A", 2, 2, -1.5, 1.5)
+            + _mat("B", 2, 2, -1.5, 1.5) + _mat("K", 2, 2, -1.5, 1.5) + _mat("dA", 2, 2, -0.5, 0.5)
+            + _mat("dB", 2, 2, -0.5, 0.5) + _mat("dH", 4, 4, -1.0, 1.0)
+            + [Var("sigma", 0.01, 1.0), Var("w1", 0.01, 1.0), Var("w2", 0.01, 1.0), Var("w21", -0.5, 0.5),
+               Var("z1", 0.01, 2.0), Var("z2", 0.01, 2.0), Var("z21", -1.0, 1.0), Var("gamma", 0.5, 0.99),
+               Var("h", 0, H_MAX + 1, True), Var("beta", 0.0, 1.0), Var("estimator", 0, 1, True)])
+STEP_VARS = ([Var("d_s", 1, 2, True), Var("d_a", 1, 2, True)] + _mat("A", 2, 2, -1.5, 1.5)
+             + _mat("B", 2, 2, -1.5, 1.5) + _mat("K", 2, 2, -1.5, 1.5)
+             + [Var("c", 0.0, 1.0), Var("sigma", 0.0, 1.0), Var("i", 1, I_MAX, True)])
+#: coordinates the shrinker leaves alone (discrete or structural)
+DISCRETE = {"d_s", "d_a", "h", "i", "estimator"}
+
+
+def _block(x: dict, prefix: str, rows: int, cols: int) -> np.ndarray:
+    return np.array([[x[f"{prefix}{r}{c}"] for c in range(cols)] for r in range(rows)])
+
+
+def _lower(x: dict, p: str, d: int) -> np.ndarray:
+    return np.array([[x[f"{p}1"]]]) if d == 1 else np.array([[x[f"{p}1"], 0.0], [x[f"{p}21"], x[f"{p}2"]]])
+
+
+def lqr_instance(x: dict) -> dict:
+    """The readable instance of an LQR-family point (what the report and --instance carry)."""
+    ds, da = int(x["d_s"]), int(x["d_a"])
+    A, B, K = _block(x, "A", ds, ds), _block(x, "B", ds, da), _block(x, "K", da, ds)
+    dH = _block(x, "dH", ds + da, ds + da)
+    r = lambda m: np.round(m, 6).tolist()
+    return {"family": "lqr-uniform", "d_s": ds, "d_a": da, "A": r(A), "B": r(B), "K": r(K),
+            "A_hat": r(A + _block(x, "dA", ds, ds)), "B_hat": r(B + _block(x, "dB", ds, da)),
+            "dH": r((dH + dH.T) / 2), "sigma": round(x["sigma"], 6),
+            "noise_factor": r(_lower(x, "w", ds)), "init_factor": r(_lower(x, "z", ds)),
+            "gamma": round(x["gamma"], 6), "h": "inf" if int(x["h"]) > H_MAX else int(x["h"]),
+            "beta": round(x["beta"], 6), "estimator": ("dp", "dr")[int(x["estimator"])]}
+
+
+def step_instance(x: dict) -> dict:
+    ds, da = int(x["d_s"]), int(x["d_a"])
+    r = lambda m: np.round(m, 6).tolist()
+    return {"family": "linear-offset", "d_s": ds, "d_a": da, "A": r(_block(x, "A", ds, ds)),
+            "B": r(_block(x, "B", ds, da)), "K": r(_block(x, "K", da, ds)), "c": round(x["c"], 6),
+            "sigma": round(x["sigma"], 6), "i": int(x["i"])}
+
+
+def lqr_problem(inst: dict) -> LQR:
+    """The LQR of an instance dict, with its perturbed critic; Infeasible unless certified."""
+    Lw, Lz = np.array(inst["noise_factor"]), np.array(inst["init_factor"])
+    if min(np.abs(np.diag(Lw)).min(), np.abs(np.diag(Lz)).min()) <= 0:
+        raise Infeasible("singular noise covariance")
+    p = LQR(inst["A"], inst["B"], inst["K"], sigma=inst["sigma"], gamma=inst["gamma"], noise="uniform",
+            A_hat=inst["A_hat"], B_hat=inst["B_hat"], certify=False, noise_cov=Lw @ Lw.T, init_cov=Lz @ Lz.T)
+    if not (p.certified and p.stable):
+        raise Infeasible("no certified invariant domain (closed loop of f or f̂ not contracting)")
+    H, q0 = p.q_form()
+    p.critic = QuadraticCritic(H + np.array(inst["dH"]), q0, p.d_s)
+    return p
+
+
+@dataclass
+class Evaluation:
+    """One instance judged: the check row, the ratio measured / bound (conservative side) and which
+    hypotheses of the claim the instance satisfies."""
+
+    row: CheckResult
+    ratio: float
+    hypotheses: dict = field(default_factory=dict)
+
+
+def _ratio(measured: float, bound: float) -> float:
+    if bound > 0:
+        return measured / bound
+    return math.inf if measured > 0 else 0.0
+
+
+def evaluate_lqr(claim: str, name: str, inst: dict) -> Evaluation:
+    """Prop 5.4 or 5.8 (bound ``name``) on an LQR instance, exact truth."""
+    p = lqr_problem(inst)
+    h = math.inf if inst["h"] == "inf" else int(inst["h"])
+    h_bound = HORIZON_INF if math.isinf(h) else h
+    m = moments(p, h, inst["beta"], inst["estimator"], horizon_inf=HORIZON_INF)
+    lip = instances.lipschitz(p)
+    hyp = {"certified domain (A.2 constants valid)": True, "sqrt(gamma)*rho(A+BK) < 1": bool(p.stable),
+           "L_f < 1": bool(lip["L_fhat"] < 1), "L_pi < 1": bool(lip["L_pi"] < 1)}
+    if claim == "prop5.4":
+        measured = m.variance
+        b = float(bounds.evaluate(name, h=h_bound, **instances.bound_params(p, N=1.0)).value)
+        ci, blo, bhi = (measured, measured), b, b
+    else:
+        ev = (0.0, 0.0) if math.isinf(h) else eps_v_interval(p, h, p.critic.H.numpy())
+        kappa = 1 / math.sqrt(1 - p.gamma)
+        par = lambda e_v: instances.bound_params(p, eps_f=p.eps_f(), eps_v=e_v, kappa=kappa, beta=inst["beta"])
+        blo, bhi = (float(bounds.evaluate(name, h=h_bound, **par(e)).value) for e in ev)
+        measured = m.bias
+        ci = widen((measured, measured), measured, (blo, bhi), bhi)
+        hyp.update({"A5.6 L_Q finite": bool(math.isfinite(lip["L_Q"])), "A5.7 kappa = (1-gamma)^-1/2 valid": True,
+                    "eps_f": round(p.eps_f(), 6), "eps_v interval": [round(e, 6) for e in ev]})
+    row = CheckResult(claim, _form(claim, name), {**inst, "bound": name}, measured, ci, bhi, level=1.0,
+                      note="exact (toy_mdps.lqr_exact)" + ("" if claim == "prop5.4" else
+                                                            "; verdict over the exact ε_v interval"))
+    return Evaluation(row, _ratio(measured, bhi), hyp)
+
+
+def offset_derivatives(A, B, K, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dŝ_i/dθ, dâ_i/dθ) of the linear offset family: D_{j+1} = (A + BK) D_j + B, D_0 = 0, E = K D + I."""
+    D = np.zeros(B.shape)
+    for _ in range(i):
+        D = (A + B @ K) @ D + B
+    return D, K @ D + np.eye(B.shape[1])
+
+
+def evaluate_step(claim: str, name: str, inst: dict) -> Evaluation:
+    A, B, K = (np.array(inst[k], float) for k in ("A", "B", "K"))
+    ds, da = B.shape
+    D, E = offset_derivatives(A, B, K, inst["i"])
+    measured = float(np.linalg.norm({"C.10": E, "C.12": D, "C.13": np.vstack([D, E])}[claim], 2))
+    L_f = float(np.linalg.norm(np.hstack([A, B, inst["c"] * np.eye(ds)]), 2))
+    L_pi = float(np.linalg.norm(np.hstack([K, inst["sigma"] * np.eye(da)]), 2))
+    b = float(bounds.evaluate(name, i=inst["i"], L_f=L_f, L_pi=L_pi, L_theta=1.0).value)
+    hyp = {"L_f < 1": bool(L_f < 1), "L_pi < 1": bool(L_pi < 1),
+           "rho(A+BK) < 1": bool(max(abs(np.linalg.eigvals(A + B @ K))) < 1),
+           "L_f": round(L_f, 6), "L_pi": round(L_pi, 6)}
+    row = CheckResult(claim, _form(claim, name), {**inst, "bound": name}, measured, (measured, measured), b,
+                      level=1.0, note="exact derivatives of the linear offset family, L_θ = 1")
+    return Evaluation(row, _ratio(measured, b), hyp)
+
+
+def _form(claim: str, name: str) -> str:
+    return next(f for f, names in TARGETS[claim].items() if name in names)
+
+
+@dataclass(frozen=True)
+class Family:
+    vars: list
+    instance: Callable[[dict], dict]
+    evaluate: Callable[[str, str, dict], Evaluation]
+    small: str  # the discrete coordinate to minimise when shrinking (h or i)
+
+
+FAMILIES = {"lqr": Family(LQR_VARS, lqr_instance, evaluate_lqr, "h"),
+            "step": Family(STEP_VARS, step_instance, evaluate_step, "i")}
+
+
+def family_of(claim: str) -> Family:
+    return FAMILIES["lqr" if claim.startswith("prop") else "step"]
+
+
+@dataclass
+class Result:
+    claim: str
+    form: str
+    bound: str
+    seed: int
+    budget: int
+    evaluations: int
+    wall_s: float
+    best: Evaluation
+    raw_ratio: float
+    mc: Optional[dict] = None
+
+    h_min: int = 0
+    worst_instance: Optional[dict] = None
+
+    @property
+    def verdict(self) -> Optional[bool]:
+        return self.best.row.holds
+
+    def command(self) -> str:
+        return (f"python -m verify.search {self.claim} --form {self.form} --bound {self.bound} "
+                f"--budget {self.budget} --seed {self.seed}" + (f" --h-min {self.h_min}" if self.h_min else ""))
+
+    def to_json(self) -> dict:
+        inst = {k: v for k, v in self.best.row.instance.items() if k != "bound"}
+        return {"claim": self.claim, "form": self.form, "bound": self.bound, "ratio": _num(self.best.ratio),
+                "raw_ratio": _num(self.raw_ratio), "instance": inst, "worst_instance": self.worst_instance, "verdict": self.verdict,
+                "measured": self.best.row.measured, "bound_value": self.best.row.bound,
+                "hypotheses": self.best.hypotheses, "seed": self.seed, "budget": self.budget,
+                "evaluations": self.evaluations, "wall_s": round(self.wall_s, 2), "monte_carlo": self.mc,
+                "command": self.command(),
+                "check": f"python -m verify.search {self.claim} --bound {self.bound} --instance "
+                         f"'{json.dumps(inst, separators=(',', ':'))}'"}
+
+
+def _num(x: float):
+    return x if math.isfinite(x) else str(x)
+
+
+class Objective:
+    """−log(measured / bound) of a point of the family, counting evaluations; infeasible points
+    score +CAP (worse than any feasible one)."""
+
+    def __init__(self, claim: str, name: str, h_min: int = 0):
+        self.claim, self.name, self.fam = claim, name, family_of(claim)
+        if h_min:
+            self.fam = Family([Var("h", h_min, v.high, True) if v.name == "h" else v for v in self.fam.vars],
+                              self.fam.instance, self.fam.evaluate, self.fam.small)
+        self.evaluations = 0
+        self.best: Optional[tuple[float, dict, Evaluation]] = None
+
+    def point(self, vec) -> dict:
+        return {v.name: (int(round(x)) if v.integer else float(x)) for v, x in zip(self.fam.vars, vec)}
+
+    def judge(self, x: dict) -> Optional[Evaluation]:
+        self.evaluations += 1
+        try:
+            ev = self.fam.evaluate(self.claim, self.name, self.fam.instance(x))
+        except (Infeasible, np.linalg.LinAlgError, ValueError):
+            return None
+        if not math.isfinite(ev.row.measured) or not math.isfinite(ev.row.bound):
+            return None
+        return ev
+
+    @staticmethod
+    def score(ev: Optional[Evaluation]) -> float:
+        if ev is None:
+            return CAP
+        if ev.ratio == 0:
+            return CAP / 2
+        return -min(math.log(ev.ratio), CAP) if ev.ratio != math.inf else -CAP
+
+    def __call__(self, vec) -> float:
+        x = self.point(vec)
+        ev = self.judge(x)
+        s = self.score(ev)
+        if ev is not None and (self.best is None or s < self.best[0]):
+            self.best = (s, x, ev)
+        return s
+
+
+def _better(a: Evaluation, b: Evaluation) -> bool:
+    """Whether ``a`` keeps what makes ``b`` the answer: same verdict, and a violation stays one with
+    ratio ≥ 1, otherwise a ratio within 10% of ``b``'s."""
+    if a.row.holds != b.row.holds:
+        return False
+    if b.row.holds is False:
+        return a.ratio >= 1
+    return a.ratio >= 0.9 * b.ratio
+
+
+def shrink(obj: Objective, x: dict, ev: Evaluation) -> tuple[dict, Evaluation]:
+    """Round each coordinate (0, then 1 and 2 decimals) and lower h or i while the answer survives."""
+    fam = obj.fam
+    for v in fam.vars:
+        if v.name in DISCRETE:
+            continue
+        for cand in (0.0, round(x[v.name], 1), round(x[v.name], 2)):
+            y = {**x, v.name: cand}
+            if cand == x[v.name] or not v.low <= cand <= v.high or fam.instance(y) == fam.instance(x):
+                continue  # no change, out of range, or a coordinate the instance's dims do not use
+            e = obj.judge(y)
+            if e is not None and _better(e, ev):
+                x, ev = y, e
+                break
+    for d in ("d_s", "d_a"):
+        if x[d] > 1:
+            e = obj.judge({**x, d: 1})
+            if e is not None and _better(e, ev):
+                x, ev = {**x, d: 1}, e
+    for k in range(fam.vars[[v.name for v in fam.vars].index(fam.small)].low, x[fam.small]):
+        e = obj.judge({**x, fam.small: int(k)})
+        if e is not None and _better(e, ev):
+            x, ev = {**x, fam.small: int(k)}, e
+            break
+    return x, ev
+
+
+def refine(obj: Objective, budget: int) -> None:
+    """Local search (Powell, bounded) over the continuous coordinates from the best point so far,
+    the discrete ones fixed; ``obj`` keeps the best point it sees."""
+    if budget < 5:
+        return
+    _, x, _ = obj.best
+    free = [v for v in obj.fam.vars if not v.integer]
+    start = np.array([x[v.name] for v in free])
+
+    def f(vec):
+        return obj([x[v.name] if v.integer else vec[free.index(v)] for v in obj.fam.vars])
+
+    minimize(f, start, method="Powell", bounds=[(v.low, v.high) for v in free],
+             options={"maxfev": budget, "xtol": 1e-3, "ftol": 1e-4})
+
+
+def monte_carlo_check(claim: str, inst: dict, name: str, n: int = 20000, seed: int = 12) -> dict:
+    """Re-verify an LQR-family row by Monte Carlo of the shared estimator (verify.measure) at 99%."""
+    from verify import measure
+    from verify.stats import norm_of_mean_ci, variance_ci
+
+    p = lqr_problem(inst)
+    h = math.inf if inst["h"] == "inf" else int(inst["h"])
+    g = measure.sample_gradients(p, h, inst["beta"], n, inst["estimator"], seed=seed, horizon_inf=HORIZON_INF)
+    exact = evaluate_lqr(claim, name, inst).row
+    if claim == "prop5.4":
+        est, lo, hi, _ = variance_ci(g.numpy(), LEVEL)
+        ci = (lo, hi)
+    else:
+        est, lo, hi = norm_of_mean_ci(g.numpy(), p.true_grad().numpy(), LEVEL)
+        ci = (lo, hi)
+        if exact.ci[1] > exact.measured:  # carry the ε_v interval of the bound, as the exact row does
+            ci = (lo, hi + exact.ci[1] - exact.measured)
+    row = CheckResult(claim, exact.form, exact.instance, est, ci, exact.bound, level=LEVEL,
+                      note=f"Monte Carlo, {n} samples")
+    return {"samples": n, "estimate": est, "ci": [ci[0], ci[1]], "level": LEVEL, "verdict": row.holds,
+            "exact": exact.measured}
+
+
+def search(claim: str, form: str = "printed", bound: Optional[str] = None, budget: int = 1500, seed: int = 0,
+           starts: int = 3, verify_mc: bool = True, h_min: int = 0) -> Result:
+    """Maximise measured / bound for (claim, form, bound) with ``budget`` evaluations (module docstring);
+    ``h_min`` > 0 excludes the smaller h (e.g. where a printed bound vanishes) from the LQR family."""
+    if claim not in TARGETS:
+        raise ValueError(f"unknown claim {claim!r}; choose from {sorted(TARGETS)}")
+    if form not in TARGETS[claim]:
+        raise ValueError(f"{claim} has no {form} form; choose from {sorted(TARGETS[claim])}")
+    names = TARGETS[claim][form]
+    name = names[0] if bound is None else bound
+    if name not in names:
+        raise ValueError(f"{claim} [{form}] has bounds {list(names)}, not {name!r}")
+    if budget < 10 or starts < 1:
+        raise ValueError("budget must be at least 10 and starts at least 1")
+    if not 0 <= h_min <= H_MAX:
+        raise ValueError(f"h_min must lie in 0..{H_MAX}")
+    t0 = time.perf_counter()
+    obj = Objective(claim, name, h_min)
+    fam = obj.fam
+    lims = [(v.low, v.high) for v in fam.vars]
+    integrality = [v.integer for v in fam.vars]
+    popsize = 2
+    per_gen = popsize * len(fam.vars)
+    global_budget = int(0.75 * budget)
+    starts = max(1, min(starts, global_budget // per_gen))
+    for k in range(starts):
+        maxiter = max(0, global_budget // starts // per_gen - 1)
+        differential_evolution(obj, lims, integrality=integrality, seed=seed * 1000 + k, popsize=popsize,
+                               maxiter=maxiter, tol=0.0, polish=False, init="sobol" if k == 0 else "latinhypercube",
+                               mutation=(0.5, 1.0), recombination=0.9)
+    if obj.best is None:
+        raise RuntimeError(f"no feasible instance in {obj.evaluations} evaluations")
+    refine(obj, budget - obj.evaluations)
+    _, x, ev = obj.best
+    raw, worst_instance = ev.ratio, fam.instance(x)
+    x, ev = shrink(obj, x, ev)
+    ev = fam.evaluate(claim, name, fam.instance(x))  # re-evaluated from the readable instance
+    mc = None
+    if verify_mc and ev.row.holds is False and claim.startswith("prop"):
+        mc = monte_carlo_check(claim, {k: v for k, v in ev.row.instance.items() if k != "bound"}, name)
+    return Result(claim, form, name, seed, budget, obj.evaluations, time.perf_counter() - t0, ev, raw, mc, h_min,
+                  worst_instance)
+
+
+def check_instance(claim: str, name: str, inst: dict) -> Evaluation:
+    """Evaluate one instance dict (``--instance``) of the claim's family."""
+    if claim not in TARGETS or not any(name in n for n in TARGETS[claim].values()):
+        raise ValueError(f"unknown claim/bound {claim!r}/{name!r}")
+    return family_of(claim).evaluate(claim, name, inst)
+
+
+def _print(res: Result) -> None:
+    word = {True: "holds", False: "VIOLATED", None: "inconclusive"}[res.verdict]
+    r = res.best.row
+    print(f"{res.claim} [{res.form}] {res.bound}: worst ratio measured/bound = {res.best.ratio:.6g} "
+          f"(before shrinking {res.raw_ratio:.6g}) -> {word}")
+    print(f"  measured {r.measured:.6g}, bound {r.bound:.6g}; {res.evaluations} evaluations, {res.wall_s:.1f} s")
+    print(f"  instance: {json.dumps({k: v for k, v in r.instance.items() if k != 'bound'})}")
+    print(f"  hypotheses: {json.dumps(res.best.hypotheses)}")
+    if res.mc:
+        print(f"  Monte Carlo re-check ({res.mc['samples']} samples, 99%): estimate {res.mc['estimate']:.6g}, "
+              f"CI [{res.mc['ci'][0]:.6g}, {res.mc['ci'][1]:.6g}], verdict {res.mc['verdict']}")
+    print(f"  reproduce: {res.command()}")
+    print(f"  check it:  {res.to_json()['check']}")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = _Parser(prog="python -m verify.search", description=__doc__.splitlines()[0])
+    ap.add_argument("claim")
+    ap.add_argument("--form", default="printed")
+    ap.add_argument("--bound", default=None)
+    ap.add_argument("--budget", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--starts", type=int, default=3)
+    ap.add_argument("--h-min", type=int, default=0, help="smallest h searched (LQR family)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--instance", default=None, help="evaluate this instance (JSON) instead of searching")
+    ap.add_argument("--no-mc", action="store_true", help="skip the Monte Carlo re-check of a counterexample")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    torch.set_num_threads(1)
+    try:
+        if args.instance is not None:
+            if args.bound is None:
+                if args.claim not in TARGETS or args.form not in TARGETS[args.claim]:
+                    raise ValueError(f"unknown claim/form {args.claim!r}/{args.form!r}")
+                args.bound = TARGETS[args.claim][args.form][0]
+            ev = check_instance(args.claim, args.bound, json.loads(args.instance))
+            out = {"claim": args.claim, "form": ev.row.form, "bound": args.bound, "ratio": _num(ev.ratio),
+                   "verdict": ev.row.holds, "measured": ev.row.measured, "bound_value": ev.row.bound,
+                   "hypotheses": ev.hypotheses}
+            print(json.dumps(out) if args.json else ev.row.describe())
+            return 0
+        res = search(args.claim, args.form, args.bound, args.budget, args.seed, args.starts, not args.no_mc,
+                     args.h_min)
+    except KeyError as e:
+        print(f"error: the instance lacks {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, AttributeError, IndexError, json.JSONDecodeError, Infeasible) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(res.to_json()))
+    else:
+        _print(res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# --- report section -------------------------------------------------------------------------------
+
+#: (claim, form, bound, h_min) of the report's table: every target, and the printed LQR bounds again
+#: with h ≥ 1 (they vanish at h = 0: is that their only failure?)
+REPORT_RUNS = ([(c, f, n, 0) for c, forms in TARGETS.items() for f, names in forms.items() for n in names]
+               + [(c, "printed", TARGETS[c]["printed"][0], 1) for c in ("prop5.4", "prop5.8")])
+QUICK_BUDGET, FULL_BUDGET = 100, 1500
+
+
+def report_row(res: Result) -> CheckResult:
+    """The search result as a report row: the (shrunk) worst instance, with the adversary's numbers."""
+    r = res.best.row
+    hyp = ", ".join(f"{k}: {v}" for k, v in res.best.hypotheses.items())
+    mc = (f"; Monte Carlo re-check ({res.mc['samples']} samples, 99%) verdict {res.mc['verdict']}"
+          if res.mc else "")
+    return CheckResult(r.claim + ".search", r.form, {**r.instance, "h_min": res.h_min, "ratio": _num(res.best.ratio),
+                                                     "worst_ratio": _num(res.raw_ratio)},
+                       r.measured, r.ci, r.bound, level=r.level,
+                       note=(f"differential evolution + Powell, {res.evaluations} evaluations, seed {res.seed}, "
+                             f"{res.wall_s:.0f} s; hypotheses: {hyp}{mc}; reproduce: {res.command()}"))
+
+
+@section("search", "Adversarial search: worst instance per claim and form (verify/search.py)", order=97)
+def search_results(quick: bool) -> list[CheckResult]:
+    budget = QUICK_BUDGET if quick else FULL_BUDGET
+    return [report_row(search(c, f, n, budget, seed=0, verify_mc=not quick, h_min=hm))
+            for c, f, n, hm in REPORT_RUNS]
