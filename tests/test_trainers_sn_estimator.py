@@ -32,15 +32,23 @@ def filled(cfg: Config, n: int = 400):
     return agent, buffer, rng
 
 
-def test_spectral_norm_at_most_one_after_updates():
-    # default learning rates; SN's one power iteration per update lags a weight that moves much
-    # faster (at lr 1e-2 the norm reaches ~1.02), so the tolerance is for the estimate, not a bug
-    cfg = Config.tiny(algo="rp-dp", h=3, sn=True)
+@pytest.mark.parametrize("sn_policy", ["hidden", "all"])
+def test_spectral_norm_at_most_one_after_updates(sn_policy):
+    # default learning rates; SN's one power iteration per update lags a weight that moves fast,
+    # all the more after orthogonal initialisation (every singular value 1: no spectral gap for the
+    # power iteration to converge on); at lr 3e-4 one policy layer reaches ~1.02, at 1e-4 none
+    # exceeds 1.001. The tolerance is for the estimate, not a bug
+    cfg = Config.tiny(algo="rp-dp", h=3, sn=True, sn_policy=sn_policy)
     agent, buffer, rng = filled(cfg)
     raw_before = [m.parametrizations.weight.original.clone() for m in agent.policy.trunk if hasattr(m, "parametrizations")]
     for _ in range(100):
         agent.update(buffer, rng, step=cfg.model_warmup)
-    assert len(sn_weights(agent.policy)) == cfg.policy_layers  # every policy layer
+    linears = [m for m in agent.policy.trunk if isinstance(m, torch.nn.Linear)]
+    if sn_policy == "all":  # paper B.1: every policy layer
+        assert len(sn_weights(agent.policy)) == cfg.policy_layers
+    else:  # official utils.mlp: the hidden-to-hidden layers only
+        assert len(sn_weights(agent.policy)) == cfg.policy_layers - 2
+        assert not hasattr(linears[0], "parametrizations") and not hasattr(linears[-1], "parametrizations")
     assert len(sn_weights(agent.model.delta)) == cfg.model_layers - 1  # all model layers but the last
     assert not hasattr(agent.model.delta[-1], "parametrizations")
     raw_after = [m.parametrizations.weight.original for m in agent.policy.trunk if hasattr(m, "parametrizations")]
@@ -48,7 +56,7 @@ def test_spectral_norm_at_most_one_after_updates():
     for module in (agent.policy, agent.model):
         module.eval()  # the stored power-iteration vectors, as used when acting
         for w in sn_weights(module):
-            assert torch.linalg.matrix_norm(w.detach(), ord=2) <= 1.0 + 1e-2
+            assert torch.linalg.matrix_norm(w.detach(), ord=2) <= 1.0 + 3e-2
         module.train()
 
 

@@ -11,7 +11,10 @@ expansion (4.1) — with the noise that defines the estimator:
 - DDPG: h = 0 with a deterministic policy and a target actor.
 
 RP-DP and RP-DR use h = 0 until ``model_warmup`` steps (official: SAC updates while the model warms up).
-Each ``update`` returns its losses and gradient norms as tensors; the caller checks them for NaN/inf.
+Every network reads observations through one shared ``ObsNorm`` whose statistics follow the replay
+buffer (official ``normalize_obs``). Imagined termination is the learned classifier by default
+(``cfg.termination``). Each ``update`` returns its losses and gradient norms as tensors; the caller
+checks them for NaN/inf. docs/trainers.md maps every choice to the paper and the official code.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from trainers import estimators
 from trainers import models as M
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
-from trainers.networks import DeterministicPolicy, GaussianPolicy, QNet
+from trainers.networks import DeterministicPolicy, GaussianPolicy, ObsNorm, QNet
 from trainers.termination import TERMINAL
 
 
@@ -67,24 +70,36 @@ class Agent:
 
     def __init__(self, cfg: Config, obs_dim: int, act_dim: int):
         self.cfg, self.obs_dim, self.act_dim = cfg, obs_dim, act_dim
-        self.terminal = TERMINAL[cfg.env]
+        self.terminal = TERMINAL[cfg.env]  # the env's rule, for cfg.termination == "rule"
         self.deterministic = cfg.algo == "ddpg"
+        self.obs_norm = ObsNorm(obs_dim, enabled=cfg.obs_norm)
+        sn_outer = cfg.sn_policy == "all"
         if self.deterministic:
-            self.policy = DeterministicPolicy(obs_dim, act_dim, cfg.policy_hidden, cfg.policy_layers, cfg.sn)
+            self.policy = DeterministicPolicy(obs_dim, act_dim, cfg.policy_hidden, cfg.policy_layers, cfg.sn,
+                                              self.obs_norm, sn_outer)
             self.policy_target = copy.deepcopy(self.policy)
+            self.policy_target.norm = self.obs_norm
         else:
             self.policy = GaussianPolicy(obs_dim, act_dim, cfg.policy_hidden, cfg.policy_layers, cfg.sn,
-                                         cfg.log_std_bounds)
-        self.critic = QNet(obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers, twin=not self.deterministic)
+                                         cfg.log_std_bounds, self.obs_norm, sn_outer)
+        self.critic = QNet(obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers, not self.deterministic,
+                           self.obs_norm)
         self.critic_target = copy.deepcopy(self.critic)
+        self.critic_target.norm = self.obs_norm
         self.model = (M.DynamicsModel(obs_dim, act_dim, cfg.model_hidden, cfg.model_layers, cfg.sn,
-                                      cfg.reward_hidden, cfg.reward_layers) if cfg.uses_model else None)
+                                      cfg.reward_hidden, cfg.reward_layers, self.obs_norm) if cfg.uses_model else None)
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.actor_lr, fused=True)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, fused=True)
-        self.model_opt = torch.optim.Adam(self.model.parameters(), lr=cfg.model_lr, fused=True) if self.model else None
+        self.model_opt = self.aux_opt = None
+        if self.model is not None:
+            dyn = list(self.model.delta.parameters()) + [self.model.log_std]
+            aux = list(self.model.reward_net.parameters()) + list(self.model.done_net.parameters())
+            self.model_opt = torch.optim.Adam(dyn, lr=cfg.model_lr, fused=True)
+            # reward and termination nets: own optimiser, not clipped (official rew_opt, done_opt)
+            self.aux_opt = torch.optim.Adam(aux, lr=cfg.model_lr, fused=True)
         self.log_alpha = torch.tensor(float(np.log(cfg.init_alpha)), requires_grad=True)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, fused=True)
-        self.target_entropy = -float(act_dim) if cfg.target_entropy is None else cfg.target_entropy
+        self.step = 0
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -92,22 +107,54 @@ class Agent:
         """Entropy weight of (4.1)'s MAAC variant; 0 for DDPG."""
         return 0.0 if self.deterministic else float(self.log_alpha.detach().exp())
 
-    @torch.no_grad()
+    @property
+    def target_entropy(self) -> float:
+        return self.cfg.target_entropy_at(self.step)
+
+    def termination(self) -> dict:
+        """The estimator's termination arguments for ``cfg.termination``."""
+        if self.cfg.termination == "learned" and self.model is not None:
+            return {"done_prob": self.model.done_prob}
+        if self.cfg.termination == "rule":
+            return {"terminal": self.terminal}
+        return {}
+
+    def sync_obs_norm(self, buffer: ReplayBuffer) -> None:
+        """Fold the observations added to ``buffer`` since the last call into the running statistics."""
+        seen = int(self.obs_norm.count)
+        if self.cfg.obs_norm and buffer.size > seen:
+            self.obs_norm.update(torch.from_numpy(buffer.data["obs"][seen:buffer.size]))
+
+    @contextlib.contextmanager
+    def acting(self):
+        """Eval-mode policy (no SN power iteration) whose SN weights are computed once for every
+        action taken inside, e.g. a whole evaluation, instead of once per action."""
+        was_training = self.policy.training
+        self.policy.eval()
+        try:
+            with torch.no_grad(), parametrize.cached():
+                yield
+        finally:
+            self.policy.train(was_training)
+
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        self.policy.eval()  # SN in eval mode: no power iteration per environment step
-        a = self.policy.act(torch.as_tensor(obs, dtype=torch.float32)[None], deterministic=not explore)[0]
-        self.policy.train()
+        with self.acting():
+            a = self.policy.act(torch.as_tensor(obs, dtype=torch.float32)[None], deterministic=not explore)[0]
         if explore and self.deterministic:
             a = (a + self.cfg.ddpg_noise * torch.randn_like(a)).clamp(-1.0, 1.0)
         return a.numpy().astype(np.float64)
 
     def update(self, buffer: ReplayBuffer, rng: np.random.Generator, step: int) -> dict[str, Tensor]:
+        self.step = step
+        self.sync_obs_norm(buffer)
         out: dict[str, Tensor] = {}
         if self.model is not None:
             for _ in range(self.cfg.model_updates_per_step):
                 out.update(self.update_model(buffer, rng))
         batch = buffer.sample(self.cfg.batch_size, rng)
         out.update(self.update_critic(batch))
+        if self.model is not None:
+            out.update(self.update_reward_done(batch))
         h = self.cfg.h if step >= self.cfg.model_warmup else 0
         out.update(self.update_policy(buffer, batch, rng, h))
         soft_update(self.critic_target, self.critic, self.cfg.tau)
@@ -117,23 +164,31 @@ class Agent:
 
     # --- model learning (Appendix B.2) ---------------------------------------------------------
     def update_model(self, buffer: ReplayBuffer, rng: np.random.Generator) -> dict[str, Tensor]:
+        """One step on the dynamics loss of ``cfg.model_loss`` (plus σ_ψ's NLL if ``model_noise``),
+        gradient clipped (official: the dynamics only)."""
         cfg, model = self.cfg, self.model
+        self.sync_obs_norm(buffer)
         with parametrize.cached():  # one SN power iteration per update, not one per unroll step
             if cfg.model_loss == "h-step":
-                states, actions, rewards = buffer.sample_windows(cfg.batch_size, cfg.h, rng)
+                states, actions, _ = buffer.sample_windows(cfg.batch_size, cfg.h, rng)
                 dyn, nll = M.h_step_loss(model, states, actions)
-                s, a, r = states[0], actions[0], rewards[0]  # r̂ needs no sequences: one step is enough
             else:
                 b = buffer.sample(cfg.batch_size, rng)
-                s, a, r = b["obs"], b["act"], b["rew"]
-                dyn, nll = M.mse_loss(model, s, a, b["next_obs"])
+                dyn, nll = M.mse_loss(model, b["obs"], b["act"], b["next_obs"])
                 if cfg.model_loss == "dde":
                     dyn = dyn + cfg.dde_weight * M.directional_derivative_error(
-                        model, s, a, b["next_obs"], cfg.dde_neighbours)
-            rew = M.reward_loss(model, s, a, r)
-            norm = grad_step(self.model_opt, dyn + nll + rew, cfg.model_grad_clip)
-        return {"model_loss": dyn.detach(), "noise_nll": nll.detach(), "reward_loss": rew.detach(),
-                "model_grad_norm": norm}
+                        model, b["obs"], b["act"], b["next_obs"], cfg.dde_neighbours)
+            loss = dyn + nll if cfg.model_noise else dyn
+            norm = grad_step(self.model_opt, loss, cfg.model_grad_clip)
+        return {"model_loss": dyn.detach(), "noise_nll": nll.detach(), "model_grad_norm": norm}
+
+    def update_reward_done(self, b: dict[str, Tensor]) -> dict[str, Tensor]:
+        """r̂ and the termination classifier on single transitions, the terminating ones included
+        (official update_rew_step and update_done_step, on the critic's batch)."""
+        rew = M.reward_loss(self.model, b["obs"], b["act"], b["rew"])
+        done = M.done_loss(self.model, b["obs"], b["act"], b["terminated"])
+        grad_step(self.aux_opt, rew + done)
+        return {"reward_loss": rew.detach(), "done_loss": done.detach()}
 
     # --- critic: soft (SAC) or plain (DDPG) TD(0) with target networks -----------------------
     def update_critic(self, b: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -163,26 +218,40 @@ class Agent:
             noise = estimators.infer_dr_noise(self.policy.infer_varsigma, infer_xi, states, actions)
             return model, reward, states[0], noise
         varsigma = (torch.zeros if self.deterministic else torch.randn)(h + 1, n, self.act_dim)
-        return model, reward, s0, estimators.Noise(varsigma, torch.randn(h, n, self.obs_dim))
+        xi = (torch.randn if cfg.model_noise else torch.zeros)(h, n, self.obs_dim)  # ξ = 0: deterministic f̂
+        return model, reward, s0, estimators.Noise(varsigma, xi)
 
     def update_policy(self, buffer: ReplayBuffer, batch: dict[str, Tensor], rng: np.random.Generator,
                       h: int) -> dict[str, Tensor]:
         cfg = self.cfg
-        with parametrize.cached(), frozen(self.critic, self.model):
-            model, reward, s0, noise = self.estimator_inputs(buffer, batch["obs"], rng, h)
-            objective = estimators.rp_objective(self.policy, model, reward, self.critic, s0, noise, h,
-                                                cfg.gamma, self.alpha, self.terminal)
-            loss = -objective
-            norm = grad_step(self.policy_opt, loss)
+        logps: list[Tensor] = []
+        # log π(â_0|ŝ_0) of the rollout's first step, at fresh noise from a buffer state, is a draw
+        # of the quantity α's update needs: reuse it instead of a second policy pass (not for
+        # RP-DR, whose first action is the recorded one)
+        reuse = not self.deterministic and cfg.algo != "rp-dr"
+        hook = self.policy.register_forward_hook(lambda m, i, o: logps.append(o[1]) if not logps else None) \
+            if reuse else None
+        try:
+            with parametrize.cached(), frozen(self.critic, self.model):
+                model, reward, s0, noise = self.estimator_inputs(buffer, batch["obs"], rng, h)
+                objective = estimators.rp_objective(self.policy, model, reward, self.critic, s0, noise, h,
+                                                    cfg.gamma, self.alpha, **self.termination())
+                loss = -objective
+                norm = grad_step(self.policy_opt, loss)
+        finally:
+            if hook is not None:
+                hook.remove()
         out = {"actor_loss": loss.detach(), "actor_grad_norm": norm}
         if not self.deterministic:
-            out.update(self.update_alpha(s0))
+            out.update(self.update_alpha(s0, logps[0].detach() if reuse else None))
         return out
 
-    def update_alpha(self, s: Tensor) -> dict[str, Tensor]:
-        """SAC temperature: minimise E[-α (log π(a|s) + H_target)]."""
-        with torch.no_grad():
-            _, logp = self.policy(s, torch.randn(s.shape[0], self.act_dim))
+    def update_alpha(self, s: Tensor, logp: Tensor | None = None) -> dict[str, Tensor]:
+        """SAC temperature: minimise E[-α (log π(a|s) + H_target)], with ``logp`` of fresh actions
+        at ``s`` if given, else drawn here."""
+        if logp is None:
+            with torch.no_grad():
+                _, logp = self.policy(s, torch.randn(s.shape[0], self.act_dim))
         loss = -(self.log_alpha * (logp + self.target_entropy)).mean()
         self.alpha_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,7 +260,8 @@ class Agent:
 
     # --- checkpointing -------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
-        mods = {"policy": self.policy, "critic": self.critic, "critic_target": self.critic_target}
+        mods = {"obs_norm": self.obs_norm, "policy": self.policy, "critic": self.critic,
+                "critic_target": self.critic_target}
         if self.deterministic:
             mods["policy_target"] = self.policy_target
         if self.model is not None:
@@ -202,6 +272,7 @@ class Agent:
         opts = {"policy_opt": self.policy_opt, "critic_opt": self.critic_opt, "alpha_opt": self.alpha_opt}
         if self.model_opt is not None:
             opts["model_opt"] = self.model_opt
+            opts["aux_opt"] = self.aux_opt
         return opts
 
     def state_dict(self) -> dict:

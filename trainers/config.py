@@ -13,6 +13,11 @@ from dataclasses import dataclass
 ALGOS = ("rp-dp", "rp-dr", "ddpg", "rp0")
 ENVS = ("Hopper-v5", "Walker2d-v5")
 MODEL_LOSSES = ("h-step", "mse", "dde")
+SN_POLICY = ("hidden", "all")
+TERMINATIONS = ("learned", "rule", "none")
+# official learn_temp per env (config/env/mbpo_*.yaml): target entropy from init to final as
+# (1 - step/max_steps) ** decay, max_steps the official num_train_steps
+ENTROPY_SCHEDULE = {"Hopper-v5": (0.0, -2.0, 1 / 32, 500_000), "Walker2d-v5": (-2.0, -8.0, 1 / 16, 1_000_000)}
 
 
 @dataclass
@@ -20,8 +25,12 @@ class Config:
     # --- run --------------------------------------------------------------------------------
     algo: str = "rp-dp"  # rp-dp (4.2, MAAC+entropy), rp-dr (4.5, on-policy SVG(h)), ddpg, rp0 (Section 3.1)
     env: str = "Hopper-v5"
-    h: int = 3  # model unroll length of (4.1); official mbpo_hopper/walker2d: horizon 3. rp0/ddpg use 0
-    sn: bool = False  # spectral norm on every policy layer and every model layer but the last (B.1)
+    h: int = 3  # model steps of (4.1): h rewards + γ^h Q; official "horizon: H" is h = H - 1 (docs/trainers.md). rp0/ddpg use 0
+    sn: bool = False  # spectral norm on the policy (see sn_policy) and every model layer but the last (B.1)
+    sn_policy: str = "hidden"  # policy layers with SN: hidden-to-hidden only (official) or all (paper B.1)
+    obs_norm: bool = True  # running mean/std of observations, std clipped to [0.1, 10] (official normalize_obs)
+    termination: str = "learned"  # imagined termination: learned classifier, differentiated (official); the env's rule (no gradient); none
+    model_noise: bool = False  # RP-DP draws ξ ~ N(0, I) through a learned σ_ψ; False: deterministic f̂ (official)
     steps: int = 100_000  # environment steps
     seed: int = 0
     out: str = "runs/default"
@@ -41,14 +50,14 @@ class Config:
     # --- optimisation -------------------------------------------------------------------------
     gamma: float = 0.99  # official discount
     batch_size: int = 256  # SAC; official step_batch_size 1024, seq_batch_size 512 (GPU)
-    actor_lr: float = 1e-4  # official
-    critic_lr: float = 1e-4  # official
-    model_lr: float = 1e-3  # official dx.lr and rew_lr
-    alpha_lr: float = 1e-4  # official learn_temp.lr
+    actor_lr: float = 3e-4  # SAC at batch 256; official 1e-4 at batch 1024
+    critic_lr: float = 3e-4  # SAC at batch 256; official 1e-4 at batch 1024
+    model_lr: float = 1e-3  # official dx.lr, rew_lr and done_lr
+    alpha_lr: float = 3e-4  # SAC; official learn_temp.lr 1e-4
     init_alpha: float = 0.1  # official learn_temp.init_temp
-    target_entropy: float | None = None  # None: -dim(A) (SAC; official's final target on Hopper is -2)
+    target_entropy: float | None = None  # None: official schedule (ENTROPY_SCHEDULE; ≈ 0 on Hopper up to 100k); SAC: -dim(A)
     tau: float = 0.005  # official critic_tau
-    model_grad_clip: float = 1.0  # official dx.clip_grad_norm
+    model_grad_clip: float = 1.0  # official dx.clip_grad_norm, on the dynamics only
     model_updates_per_step: int = 1  # official model_update_repeat 4 (GPU); 1 model/critic/actor update per env step
     learning_starts: int = 1000  # random actions before the first update; official num_seed_steps
     model_warmup: int = 10_000  # actor uses h = 0 (SAC) until then; official warmup_steps
@@ -70,6 +79,7 @@ class Config:
     landscape_samples: int = 64
     landscape_grid: int = 21
     landscape_span: float = 1.0
+    theory_every: int = 0  # Section 5's eps_f, Lipschitz constants, gradient paths with the simulator's Jacobians (trainers.theory, theory.csv); 0: never
     tensorboard: bool = True  # write events only if tensorboard is installed
 
     def validate(self) -> None:
@@ -82,14 +92,20 @@ class Config:
             raise ValueError(f"h must be >= 0, got {self.h}")
         if self.steps <= 0:
             raise ValueError(f"steps must be > 0, got {self.steps}")
+        if self.sn_policy not in SN_POLICY:
+            raise ValueError(f"unknown sn_policy {self.sn_policy!r}; choose from {', '.join(SN_POLICY)}")
+        if self.termination not in TERMINATIONS:
+            raise ValueError(f"unknown termination {self.termination!r}; choose from {', '.join(TERMINATIONS)}")
         if self.model_loss not in MODEL_LOSSES:
             raise ValueError(f"unknown model_loss {self.model_loss!r}; choose from {', '.join(MODEL_LOSSES)}")
         for name in ("log_every", "eval_every", "checkpoint_every", "batch_size", "threads", "eval_episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("grad_var_every", "landscape_every"):
+        for name in ("grad_var_every", "landscape_every", "theory_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.theory_every and not self.uses_model:
+            raise ValueError(f"theory_every needs a learned model; {self.algo} with h = {self.h} has none")
         if any(k < 0 for k in self.grad_var_hs):
             raise ValueError(f"grad_var_hs must be >= 0, got {self.grad_var_hs}")
         if self.algo in ("ddpg", "rp0") and set(self.grad_var_hs) - {0}:
@@ -116,6 +132,14 @@ class Config:
                  "tensorboard": False}
         return cls(**{**small, **overrides})
 
+    def target_entropy_at(self, step: int) -> float:
+        """SAC's entropy target at env step ``step``: ``target_entropy`` if set, else the official
+        schedule (temp.py: target = final + (init − final)·(1 − step/max_steps)^decay)."""
+        if self.target_entropy is not None:
+            return self.target_entropy
+        init, final, decay, max_steps = ENTROPY_SCHEDULE[self.env]
+        return final + (init - final) * max(0.0, 1.0 - step / max_steps) ** decay
+
     @property
     def uses_model(self) -> bool:
         return self.algo in ("rp-dp", "rp-dr") and self.h > 0
@@ -128,4 +152,8 @@ class Config:
         d = dict(d)
         d["log_std_bounds"] = tuple(d["log_std_bounds"])
         d["grad_var_hs"] = tuple(d.get("grad_var_hs", ()))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"config has unknown fields {', '.join(sorted(unknown))}")
         return cls(**d)

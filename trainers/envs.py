@@ -39,15 +39,18 @@ def evaluate_policy(agent, env_id: str, episodes: int, seed: int) -> tuple[float
     """Mean and std of the undiscounted return of the deterministic policy (mean action) over
     ``episodes`` episodes seeded seed, seed+1, …; a fresh env so training state is untouched."""
     env, max_steps = make_env(env_id)
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        total, done, t = 0.0, False, 0
-        while not done:
-            obs, r, terminated, _, _ = env.step(agent.act(obs, explore=False))
-            total += r
-            t += 1
-            done = terminated or t >= max_steps
-        returns.append(total)
+    with agent.acting():  # SN weights computed once for the whole evaluation
+        returns = [_episode(agent, env, max_steps, seed + i) for i in range(episodes)]
     env.close()
     return float(np.mean(returns)), float(np.std(returns))
+
+
+def _episode(agent, env, max_steps: int, seed: int) -> float:
+    obs, _ = env.reset(seed=seed)
+    total, done, t = 0.0, False, 0
+    while not done:
+        obs, r, terminated, _, _ = env.step(agent.act(obs, explore=False))
+        total += r
+        t += 1
+        done = terminated or t >= max_steps
+    return total

@@ -10,7 +10,10 @@ The pieces are plain callables, so a toy MDP's exact model and a neural network 
 - ``model(s, a, xi) -> s_next``: ŝ' = f̂(s, a, ξ);
 - ``reward(s, a) -> r`` of shape (N,);
 - ``critic(s, a) -> Q`` of shape (N,), or ``None`` when h = ∞;
-- ``terminal(s) -> bool`` of shape (N,), optional: a terminated imagined state ends its rollout.
+- ``terminal(s) -> bool`` of shape (N,), optional: a terminated imagined state ends its rollout;
+- ``done_prob(s, a) -> p`` of shape (N,), optional: the probability that the transition from (s, a)
+  terminates (a learned classifier); the rollout is weighted by the survival probability and is
+  differentiated through it.
 
 Noise is drawn outside (``Noise``) so that the same draws can be replayed (common random numbers)
 and so that RP-DR can pass noise *inferred* from real transitions, eqs. (4.3)–(4.5).
@@ -29,13 +32,18 @@ from toy_mdps.noise import Noise  # noqa: F401  (re-exported: the estimators' no
 
 def mve_value(policy: Callable, model: Callable, reward: Callable, critic: Optional[Callable],
               s0: Tensor, noise: Noise, h: float, gamma: float, alpha: float = 0.0,
-              terminal: Optional[Callable] = None) -> Tensor:
+              terminal: Optional[Callable] = None, done_prob: Optional[Callable] = None) -> Tensor:
     """Eq. (4.1), unnormalised: V̂(s) = Σ_{i<h} γ^i r(ŝ_i, â_i) + γ^h Q̂(ŝ_h, â_h), per trajectory.
 
     ŝ_0 = s0, â_i = π(ŝ_i, ς_i), ŝ_{i+1} = f̂(ŝ_i, â_i, ξ_i). With h = ``math.inf`` the model is
     unrolled for ``noise.horizon`` steps and no critic is used (BPTT); with h = 0 the value is
     Q̂(s, π(s, ς)) (RP(0), DDPG). ``alpha`` > 0 adds the entropy bonus −α log π(â_i|ŝ_i) to every
     reward and to the critic tail (MAAC with entropy regularisation). Returns shape (N,).
+
+    Termination: each term i is weighted by the probability ρ_i that ŝ_0..ŝ_i did not end the
+    episode. With ``terminal`` (a hard rule on states), ρ_{i+1} = ρ_i · 1[ŝ_{i+1} not terminal], no
+    gradient; with ``done_prob`` (official), ρ_{i+1} = ρ_i · (1 − p(ŝ_i, â_i)), differentiated
+    through. The reward of the terminating transition itself still counts (ρ_i, not ρ_{i+1}).
     """
     if h < 0:
         raise ValueError(f"h must be >= 0, got {h}")
@@ -54,6 +62,8 @@ def mve_value(policy: Callable, model: Callable, reward: Callable, critic: Optio
         if alpha:
             r = r - alpha * logp
         value = value + (gamma ** i) * alive * r
+        if done_prob is not None:
+            alive = alive * (1.0 - done_prob(s, a))
         s = model(s, a, noise.xi[i])
         if terminal is not None:
             alive = alive * (~terminal(s)).to(alive.dtype)
@@ -66,10 +76,11 @@ def mve_value(policy: Callable, model: Callable, reward: Callable, critic: Optio
     return value
 
 
-def rp_objective(policy, model, reward, critic, s0, noise, h, gamma, alpha=0.0, terminal=None) -> Tensor:
+def rp_objective(policy, model, reward, critic, s0, noise, h, gamma, alpha=0.0, terminal=None,
+                 done_prob=None) -> Tensor:
     """The scalar whose θ-gradient is the batch estimator (4.2) (and (4.5) with inferred noise):
     the mean over n of the h-step value expansion (4.1)."""
-    return mve_value(policy, model, reward, critic, s0, noise, h, gamma, alpha, terminal).mean()
+    return mve_value(policy, model, reward, critic, s0, noise, h, gamma, alpha, terminal, done_prob).mean()
 
 
 def infer_dr_noise(infer_varsigma: Callable, infer_xi: Callable, states: Tensor, actions: Tensor) -> Noise:

@@ -58,30 +58,37 @@ class ValueExpansion:
     alpha: float = 0.0
     terminal: Optional[Callable] = None
     modules: Sequence[nn.Module] = ()  # every module whose train/eval mode the measurement pins
+    done_prob: Optional[Callable] = None  # learned termination probability (estimators.mve_value)
+    model_noise: bool = True  # False: the model is unrolled deterministically (ξ = 0)
 
     def value_fn(self, h: int) -> Callable:
         """``(policy_callable, s0, noise) -> V̂_h`` per trajectory, the form per_sample_grads takes."""
         return lambda pol, s0, noise: mve_value(pol, self.model, self.reward, self.critic, s0, noise,
-                                                h, self.gamma, self.alpha, self.terminal)
+                                                h, self.gamma, self.alpha, self.terminal, self.done_prob)
 
     def sample_noise(self, horizon: int, n: int, generator: torch.Generator,
                      dtype: torch.dtype = torch.float32) -> Noise:
-        """Standard normal ς (horizon + 1 steps) and ξ (horizon steps) for n trajectories (RP-DP)."""
+        """Standard normal ς (horizon + 1 steps) and ξ (horizon steps, zero without ``model_noise``)
+        for n trajectories (RP-DP)."""
         vs = torch.randn(horizon + 1, n, self.action_noise_dim, generator=generator, dtype=dtype)
         xi = torch.randn(horizon, n, self.model_noise_dim, generator=generator, dtype=dtype)
+        if not self.model_noise:
+            xi = torch.zeros_like(xi)
         return Noise(vs, xi)
 
 
 def value_expansion(agent) -> ValueExpansion:
     """The RP-DP objective of a ``trainers.agents.Agent`` at its current iterate: its policy, learned
-    model and reward, critic (min of the twin heads), termination rule, γ and temperature α.
-    Agents without a model (RP(0), DDPG) only admit h = 0."""
+    model and reward, critic (min of the twin heads), termination (as the agent's update uses it),
+    γ, temperature α and model noise. Agents without a model (RP(0), DDPG) only admit h = 0."""
     model = agent.model
+    term = agent.termination()
     return ValueExpansion(
         policy=agent.policy, model=model, reward=model.reward if model is not None else None,
         critic=agent.critic, gamma=agent.cfg.gamma, action_noise_dim=agent.act_dim,
-        model_noise_dim=agent.obs_dim, alpha=agent.alpha, terminal=agent.terminal,
-        modules=[m for m in (model, agent.critic) if m is not None])
+        model_noise_dim=agent.obs_dim, alpha=agent.alpha, terminal=term.get("terminal"),
+        modules=[m for m in (model, agent.critic) if m is not None], done_prob=term.get("done_prob"),
+        model_noise=agent.cfg.model_noise)
 
 
 @contextlib.contextmanager

@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from trainers import instrument
+from trainers import instrument, theory
 from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
-from trainers.config import ALGOS, ENVS, MODEL_LOSSES, Config
+from trainers.config import ALGOS, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
 from trainers.envs import evaluate_policy, get_env_state, make_env, set_env_state
 
 COLUMNS = ["step", "episodes", "episode_return", "eval_return", "eval_std", "model_loss", "reward_loss",
-           "critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "grad_var", "wall_time"]
+           "done_loss", "critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "grad_var", "wall_time"]
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -72,6 +72,9 @@ def measure(cfg: Config, agent: Agent, buffer: ReplayBuffer, out: Path, n: int, 
     """Figs. 2, 3, 5: gradient variance and loss landscape of the RP-DP objective (4.1)-(4.2) through
     the agent's model at the current iterate (trainers.instrument). Start states come from the
     buffer through a generator of their own, so measuring leaves training bit-identical."""
+    if cfg.theory_every and n % cfg.theory_every == 0:
+        result = theory.measure(agent, buffer.data["obs"][:buffer.size], theory.Simulator(cfg.env), seed=cfg.seed + n)
+        theory.append_csv(out, n, result["summary"])
     var_due = cfg.grad_var_every and n % cfg.grad_var_every == 0
     land_due = cfg.landscape_every and n % cfg.landscape_every == 0
     if not (var_due or land_due):
@@ -217,7 +220,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m trainers.train", description=__doc__.split("\n")[0])
     p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/NAME from its checkpoint")
-    choices = {"algo": ALGOS, "env": ENVS, "model_loss": MODEL_LOSSES}
+    choices = {"algo": ALGOS, "env": ENVS, "model_loss": MODEL_LOSSES, "sn_policy": SN_POLICY,
+               "termination": TERMINATIONS}
     for f in dataclasses.fields(Config):
         flag = "--" + f.name.replace("_", "-")
         default = f.default
@@ -245,11 +249,20 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
         run = Path(resume_dir)
         if not (run / CHECKPOINT).exists() or not (run / "config.json").exists():
             raise ValueError(f"{run} holds no checkpoint to resume")
-        cfg = Config.from_dict(json.loads((run / "config.json").read_text()))
+        if not (run / "run.json").exists():
+            raise ValueError(f"{run} has a checkpoint but no run.json; cannot resume it")
+        try:
+            cfg = Config.from_dict(json.loads((run / "config.json").read_text()))
+            json.loads((run / "run.json").read_text())
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{run}: unreadable config.json or run.json ({type(e).__name__})") from None
         extra = set(given) - {"steps"}
         if extra:
             raise ValueError(f"only --steps may change on resume, got --{', --'.join(sorted(extra))}")
-        done = torch.load(run / CHECKPOINT, weights_only=False)["loop"]["step"]
+        try:
+            done = torch.load(run / CHECKPOINT, weights_only=False)["loop"]["step"]
+        except Exception as e:  # a torn or foreign file: any unpickling error
+            raise ValueError(f"{run / CHECKPOINT} is corrupt or not a checkpoint ({type(e).__name__})") from None
         cfg = dataclasses.replace(cfg, out=str(run), **given)
         if cfg.steps <= done:
             raise ValueError(f"{run} already has {done} steps; pass --steps larger than that")
