@@ -197,3 +197,25 @@ def test_append_csv_writes_one_row_per_call(tmp_path):
     theory.append_csv(tmp_path, 20, {"eps_f_real": 0.25, "D_imag": [0.0, 2.0]})
     lines = (tmp_path / "theory.csv").read_text().splitlines()
     assert lines[0] == "step,eps_f_real,D_imag" and lines[2] == "20,0.25,0;2"
+
+
+def test_append_csv_replaces_rows_from_a_resumed_step(tmp_path):
+    for step in (10, 20, 30):
+        theory.append_csv(tmp_path, step, {"eps_f_real": step / 10})
+    theory.append_csv(tmp_path, 20, {"eps_f_real": 9.0})
+    assert (tmp_path / "theory.csv").read_text().splitlines()[1:] == ["10,1.0", "20,9.0"]
+
+
+def test_training_hook_writes_theory_csv_and_leaves_training_unchanged(tmp_path):
+    base = dict(h=2, steps=150, grad_var_every=0)
+    assert train(Config.tiny(**base, out=str(tmp_path / "plain"))) == 0
+    assert train(Config.tiny(**base, theory_every=150, out=str(tmp_path / "theory"))) == 0
+    strip = lambda run: [line.rsplit(",", 1)[0] for line in (run / "metrics.csv").read_text().splitlines()]  # noqa: E731
+    assert strip(tmp_path / "plain") == strip(tmp_path / "theory")
+    lines = (tmp_path / "theory" / "theory.csv").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("150,2,")
+
+
+def test_theory_every_needs_a_model():
+    with pytest.raises(ValueError, match="theory_every needs a learned model"):
+        Config.tiny(algo="rp0", h=0, theory_every=100).validate()

@@ -542,16 +542,19 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
 
 # --- training hook and command line ----------------------------------------------------------------
 def append_csv(run_dir: Path, step: int, summary: dict) -> None:
-    """One row per measurement in RUN_DIR/theory.csv (scalar fields; lists are joined with ';')."""
+    """One row per measurement in RUN_DIR/theory.csv (lists joined with ';'). Rows from ``step`` on
+    are replaced first, so a resumed run does not repeat the ones written after its checkpoint."""
     path = Path(run_dir) / "theory.csv"
     row = {"step": step, **{k: (";".join(f"{x:.6g}" for x in v) if isinstance(v, list) else v)
                             for k, v in summary.items()}}
-    new = not path.exists()
-    with path.open("a", newline="") as f:
+    rows = []
+    if path.exists():
+        with path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) < step]
+    with path.open("w", newline="") as f:
         w = csv.DictWriter(f, list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
+        w.writeheader()
+        w.writerows(rows + [row])
 
 
 def load_run(run_dir: Path):
