@@ -196,7 +196,7 @@ def test_append_csv_writes_one_row_per_call(tmp_path):
     theory.append_csv(tmp_path, 10, {"eps_f_real": 0.5, "D_imag": [0.0, 1.0]})
     theory.append_csv(tmp_path, 20, {"eps_f_real": 0.25, "D_imag": [0.0, 2.0]})
     lines = (tmp_path / "theory.csv").read_text().splitlines()
-    assert lines[0] == "step,eps_f_real,D_imag" and lines[2] == "20,0.25,0;2"
+    assert lines[0] == "step,eps_f_real,D_imag_0,D_imag_1" and lines[2] == "20,0.25,0.0,2.0"
 
 
 def test_append_csv_replaces_rows_from_a_resumed_step(tmp_path):

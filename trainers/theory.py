@@ -542,11 +542,16 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
 
 # --- training hook and command line ----------------------------------------------------------------
 def append_csv(run_dir: Path, step: int, summary: dict) -> None:
-    """One row per measurement in RUN_DIR/theory.csv (lists joined with ';'). Rows from ``step`` on
-    are replaced first, so a resumed run does not repeat the ones written after its checkpoint."""
+    """One row per measurement in RUN_DIR/theory.csv: numbers only, a list ``D`` as columns D_0, D_1, …
+    Rows from ``step`` on are replaced first, so a resumed run does not repeat the ones written after
+    its checkpoint."""
     path = Path(run_dir) / "theory.csv"
-    row = {"step": step, **{k: (";".join(f"{x:.6g}" for x in v) if isinstance(v, list) else v)
-                            for k, v in summary.items()}}
+    row: dict = {"step": step}
+    for k, v in summary.items():
+        if isinstance(v, list):
+            row.update({f"{k}_{i}": x for i, x in enumerate(v)})
+        else:
+            row[k] = float(v) if isinstance(v, bool) else v
     rows = []
     if path.exists():
         with path.open(newline="") as f:
