@@ -89,3 +89,19 @@ def test_missing_data_is_skipped_with_a_reason(tmp_path, capsys):
 def test_no_runs_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match="no runs"):
         figures.make_figures([tmp_path], tmp_path / "f")
+
+
+def test_published_runs_are_read_from_docs_runs(tmp_path):
+    # trainers.publish copies only the small text files; trainers.figures reads them from docs/runs/NAME/
+    from trainers import publish
+    run = fake_run(tmp_path / "runs", "Hopper-v5", "rp-dp", 3, True, 0)
+    (run / "run.json").write_text(json.dumps({"seed": 0}))
+    (run / "checkpoint.pt").write_bytes(b"x")
+    docs = tmp_path / "docs" / "runs"
+    assert publish.main([str(run), "--to", str(docs), "--name", "rpdp-sn-h3-s0"]) == 0
+    dest = docs / "rpdp-sn-h3-s0"
+    assert sorted(p.name for p in dest.iterdir()) == ["config.json", "gradvar.csv", "metrics.csv", "run.json"]
+    written = figures.make_figures([tmp_path / "docs" / "runs"], tmp_path / "fig")
+    assert any(p.name == "fig4_sn_returns.png" for p in written)
+    (run / "run.json").unlink()
+    assert publish.main([str(run), "--to", str(docs)]) == 2
