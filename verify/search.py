@@ -209,6 +209,22 @@ def evaluate_step(claim: str, name: str, inst: dict) -> Evaluation:
     return Evaluation(row, _ratio(measured, b), hyp)
 
 
+def _into_sub1(x: dict) -> dict:
+    """Scale (A, B, c) and (K, σ) of a linear-offset point radially into L_f, L_π ≤ 0.999 (the search
+    space of ``sub1``, whose counterexamples live near its boundary)."""
+    inst = step_instance(x)
+    A, B, K = (np.array(inst[k]) for k in ("A", "B", "K"))
+    L_f = np.linalg.norm(np.hstack([A, B, inst["c"] * np.eye(len(A))]), 2)
+    L_pi = np.linalg.norm(np.hstack([K, inst["sigma"] * np.eye(len(K))]), 2)
+    y = dict(x)
+    for names, L in ((("A", "B", "c"), L_f), (("K", "sigma"), L_pi)):
+        if L >= 1:
+            for k in y:
+                if k.rstrip("0123456789") in names:
+                    y[k] = x[k] * 0.999 / L
+    return y
+
+
 def _form(claim: str, name: str) -> str:
     return next(f for f, names in TARGETS[claim].items() if name in names)
 
@@ -244,6 +260,7 @@ class Result:
 
     h_min: int = 0
     worst_instance: Optional[dict] = None
+    sub1: bool = False
 
     @property
     def verdict(self) -> Optional[bool]:
@@ -251,7 +268,8 @@ class Result:
 
     def command(self) -> str:
         return (f"python -m verify.search {self.claim} --form {self.form} --bound {self.bound} "
-                f"--budget {self.budget} --seed {self.seed}" + (f" --h-min {self.h_min}" if self.h_min else ""))
+                f"--budget {self.budget} --seed {self.seed}" + (f" --h-min {self.h_min}" if self.h_min else "")
+                + (" --sub1" if self.sub1 else ""))
 
     def to_json(self) -> dict:
         inst = {k: v for k, v in self.best.row.instance.items() if k != "bound"}
@@ -273,8 +291,8 @@ class Objective:
     """−log(measured / bound) of a point of the family, counting evaluations; infeasible points
     score +CAP (worse than any feasible one)."""
 
-    def __init__(self, claim: str, name: str, h_min: int = 0):
-        self.claim, self.name, self.fam = claim, name, family_of(claim)
+    def __init__(self, claim: str, name: str, h_min: int = 0, sub1: bool = False):
+        self.claim, self.name, self.fam, self.sub1 = claim, name, family_of(claim), sub1
         if h_min:
             self.fam = Family([Var("h", h_min, v.high, True) if v.name == "h" else v for v in self.fam.vars],
                               self.fam.instance, self.fam.evaluate, self.fam.small)
@@ -282,13 +300,16 @@ class Objective:
         self.best: Optional[tuple[float, dict, Evaluation]] = None
 
     def point(self, vec) -> dict:
-        return {v.name: (int(round(x)) if v.integer else float(x)) for v, x in zip(self.fam.vars, vec)}
+        x = {v.name: (int(round(x)) if v.integer else float(x)) for v, x in zip(self.fam.vars, vec)}
+        return _into_sub1(x) if self.sub1 and self.fam.small == "i" else x
 
     def judge(self, x: dict) -> Optional[Evaluation]:
         self.evaluations += 1
         try:
             ev = self.fam.evaluate(self.claim, self.name, self.fam.instance(x))
-        except (Infeasible, np.linalg.LinAlgError, ValueError):
+        except (Infeasible, np.linalg.LinAlgError):
+            return None
+        if self.sub1 and not (ev.hypotheses["L_f < 1"] and ev.hypotheses["L_pi < 1"]):
             return None
         if not math.isfinite(ev.row.measured) or not math.isfinite(ev.row.bound):
             return None
@@ -322,12 +343,23 @@ def _better(a: Evaluation, b: Evaluation) -> bool:
 
 
 def shrink(obj: Objective, x: dict, ev: Evaluation) -> tuple[dict, Evaluation]:
-    """Round each coordinate (0, then 1 and 2 decimals) and lower h or i while the answer survives."""
+    """Lower h or i, round each coordinate (0, then 1, 2, 3 decimals), drop a dimension, lower h or i
+    again, each change kept only while the answer survives (``_better``)."""
     fam = obj.fam
+    small = next(v for v in fam.vars if v.name == fam.small)
+
+    def lower(x, ev):
+        for k in range(int(small.low), x[fam.small]):
+            e = obj.judge({**x, fam.small: k})
+            if e is not None and _better(e, ev):
+                return {**x, fam.small: k}, e
+        return x, ev
+
+    x, ev = lower(x, ev)
     for v in fam.vars:
         if v.name in DISCRETE:
             continue
-        for cand in (0.0, round(x[v.name], 1), round(x[v.name], 2)):
+        for cand in (0.0, round(x[v.name], 1), round(x[v.name], 2), round(x[v.name], 3)):
             y = {**x, v.name: cand}
             if cand == x[v.name] or not v.low <= cand <= v.high or fam.instance(y) == fam.instance(x):
                 continue  # no change, out of range, or a coordinate the instance's dims do not use
@@ -340,12 +372,7 @@ def shrink(obj: Objective, x: dict, ev: Evaluation) -> tuple[dict, Evaluation]:
             e = obj.judge({**x, d: 1})
             if e is not None and _better(e, ev):
                 x, ev = {**x, d: 1}, e
-    for k in range(fam.vars[[v.name for v in fam.vars].index(fam.small)].low, x[fam.small]):
-        e = obj.judge({**x, fam.small: int(k)})
-        if e is not None and _better(e, ev):
-            x, ev = {**x, fam.small: int(k)}, e
-            break
-    return x, ev
+    return lower(x, ev)
 
 
 def refine(obj: Objective, budget: int) -> None:
@@ -388,9 +415,10 @@ def monte_carlo_check(claim: str, inst: dict, name: str, n: int = 20000, seed: i
 
 
 def search(claim: str, form: str = "printed", bound: Optional[str] = None, budget: int = 1500, seed: int = 0,
-           starts: int = 3, verify_mc: bool = True, h_min: int = 0) -> Result:
+           starts: int = 3, verify_mc: bool = True, h_min: int = 0, sub1: bool = False) -> Result:
     """Maximise measured / bound for (claim, form, bound) with ``budget`` evaluations (module docstring);
-    ``h_min`` > 0 excludes the smaller h (e.g. where a printed bound vanishes) from the LQR family."""
+    ``h_min`` > 0 excludes the smaller h (e.g. where a printed bound vanishes) from the LQR family;
+    ``sub1`` admits only instances with L_f < 1 and L_π < 1 (the regime of Prop 5.10)."""
     if claim not in TARGETS:
         raise ValueError(f"unknown claim {claim!r}; choose from {sorted(TARGETS)}")
     if form not in TARGETS[claim]:
@@ -404,7 +432,7 @@ def search(claim: str, form: str = "printed", bound: Optional[str] = None, budge
     if not 0 <= h_min <= H_MAX:
         raise ValueError(f"h_min must lie in 0..{H_MAX}")
     t0 = time.perf_counter()
-    obj = Objective(claim, name, h_min)
+    obj = Objective(claim, name, h_min, sub1)
     fam = obj.fam
     lims = [(v.low, v.high) for v in fam.vars]
     integrality = [v.integer for v in fam.vars]
@@ -428,7 +456,7 @@ def search(claim: str, form: str = "printed", bound: Optional[str] = None, budge
     if verify_mc and ev.row.holds is False and claim.startswith("prop"):
         mc = monte_carlo_check(claim, {k: v for k, v in ev.row.instance.items() if k != "bound"}, name)
     return Result(claim, form, name, seed, budget, obj.evaluations, time.perf_counter() - t0, ev, raw, mc, h_min,
-                  worst_instance)
+                  worst_instance, sub1)
 
 
 def check_instance(claim: str, name: str, inst: dict) -> Evaluation:
@@ -468,6 +496,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--starts", type=int, default=3)
     ap.add_argument("--h-min", type=int, default=0, help="smallest h searched (LQR family)")
+    ap.add_argument("--sub1", action="store_true", help="only instances with L_f < 1 and L_pi < 1")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--instance", default=None, help="evaluate this instance (JSON) instead of searching")
     ap.add_argument("--no-mc", action="store_true", help="skip the Monte Carlo re-check of a counterexample")
@@ -489,7 +518,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(json.dumps(out) if args.json else ev.row.describe())
             return 0
         res = search(args.claim, args.form, args.bound, args.budget, args.seed, args.starts, not args.no_mc,
-                     args.h_min)
+                     args.h_min, args.sub1)
     except KeyError as e:
         print(f"error: the instance lacks {e}", file=sys.stderr)
         return 2
@@ -509,10 +538,12 @@ if __name__ == "__main__":
 
 # --- report section -------------------------------------------------------------------------------
 
-#: (claim, form, bound, h_min) of the report's table: every target, and the printed LQR bounds again
-#: with h ≥ 1 (they vanish at h = 0: is that their only failure?)
-REPORT_RUNS = ([(c, f, n, 0) for c, forms in TARGETS.items() for f, names in forms.items() for n in names]
-               + [(c, "printed", TARGETS[c]["printed"][0], 1) for c in ("prop5.4", "prop5.8")])
+#: (claim, form, bound, h_min, sub1) of the report's table: every target; the printed LQR bounds again
+#: with h ≥ 1 (they vanish at h = 0: is that their only failure?); the printed steps again with
+#: L_f, L_π < 1 (do they fail where the paper expects no exponential growth?)
+REPORT_RUNS = ([(c, f, n, 0, False) for c, forms in TARGETS.items() for f, names in forms.items() for n in names]
+               + [(c, "printed", TARGETS[c]["printed"][0], 1, False) for c in ("prop5.4", "prop5.8")]
+               + [(c, "printed", TARGETS[c]["printed"][0], 0, True) for c in ("C.10", "C.12", "C.13")])
 QUICK_BUDGET, FULL_BUDGET = 100, 1500
 
 
@@ -522,8 +553,8 @@ def report_row(res: Result) -> CheckResult:
     hyp = ", ".join(f"{k}: {v}" for k, v in res.best.hypotheses.items())
     mc = (f"; Monte Carlo re-check ({res.mc['samples']} samples, 99%) verdict {res.mc['verdict']}"
           if res.mc else "")
-    return CheckResult(r.claim + ".search", r.form, {**r.instance, "h_min": res.h_min, "ratio": _num(res.best.ratio),
-                                                     "worst_ratio": _num(res.raw_ratio)},
+    return CheckResult(r.claim + ".search", r.form, {**r.instance, "h_min": res.h_min, "sub1": res.sub1,
+                                                     "ratio": _num(res.best.ratio), "worst_ratio": _num(res.raw_ratio)},
                        r.measured, r.ci, r.bound, level=r.level,
                        note=(f"differential evolution + Powell, {res.evaluations} evaluations, seed {res.seed}, "
                              f"{res.wall_s:.0f} s; hypotheses: {hyp}{mc}; reproduce: {res.command()}"))
@@ -532,5 +563,5 @@ def report_row(res: Result) -> CheckResult:
 @section("search", "Adversarial search: worst instance per claim and form (verify/search.py)", order=97)
 def search_results(quick: bool) -> list[CheckResult]:
     budget = QUICK_BUDGET if quick else FULL_BUDGET
-    return [report_row(search(c, f, n, budget, seed=0, verify_mc=not quick, h_min=hm))
-            for c, f, n, hm in REPORT_RUNS]
+    return [report_row(search(c, f, n, budget, seed=0, verify_mc=not quick, h_min=hm, sub1=s1))
+            for c, f, n, hm, s1 in REPORT_RUNS]

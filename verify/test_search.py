@@ -28,6 +28,12 @@ def test_search_refutes_printed_c10_and_its_counterexample_reverifies():
     assert again.row.holds is False and again.ratio == pytest.approx(res.best.ratio)
 
 
+def test_search_refutes_printed_c10_with_sub1_constants():
+    """E1: (C.10) fails even with L_f, L_π < 1 (the grid's A = 0.07, B = 0.99, K = 0.99 at i = 2)."""
+    res = S.search("C.10", "printed", budget=400, seed=0, sub1=True)
+    assert res.verdict is False and res.best.hypotheses["L_f < 1"] and res.best.hypotheses["L_pi < 1"]
+
+
 def test_search_does_not_refute_corrected_c12():
     res = S.search("C.12", "corrected", budget=300, seed=0)
     assert res.verdict is True and res.raw_ratio <= 1
@@ -57,10 +63,10 @@ def test_cli_json_and_bad_input(capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim,form,bound,h_min", S.REPORT_RUNS)
-def test_full_budget_search(claim, form, bound, h_min):
+@pytest.mark.parametrize("claim,form,bound,h_min,sub1", S.REPORT_RUNS)
+def test_full_budget_search(claim, form, bound, h_min, sub1):
     """Every target at the report's budget: a result, with its counterexample re-verified."""
-    res = S.search(claim, form, bound, S.FULL_BUDGET, seed=0, h_min=h_min)
+    res = S.search(claim, form, bound, S.FULL_BUDGET, seed=0, h_min=h_min, sub1=sub1)
     assert res.evaluations >= S.FULL_BUDGET * 0.9
     if res.verdict is False and res.mc is not None:
         assert res.mc["verdict"] is False
