@@ -7,11 +7,13 @@ measured value with CI, bound), recorded below per exact parameter tuple togethe
 still measured with that verdict, so a violation cannot silently become inconclusive or vice versa.
 """
 import math
+import re
 
 import pytest
 
 from verify import prop58
 from verify.conftest import QUICK
+from verify.verdict import RAISES, require
 
 EST, BETAS, HS = prop58.ESTIMATORS, prop58.BETAS, prop58.HS
 _GRID = ("; κ = (1 − γ)^{-1/2}; constants of the perturbed model and critic; "
@@ -126,11 +128,12 @@ REMARK59_HOLDS = {(0, 'scaled'): 0.0, (3, 'scaled'): 0.0278544, (math.inf, 'unsc
 
 
 def _params(cases, table):
-    """One ``pytest.param`` per case; a case recorded in ``table`` is a strict xfail with its own reason."""
+    """One ``pytest.param`` per case; a case recorded in ``table`` is a strict xfail with its own reason
+    that accepts only the exception of its recorded verdict (``Violated`` or ``Inconclusive``)."""
     out = []
     for case in cases:
         key = case if len(case) > 1 else case[0]
-        marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=table[key][1])] if key in table else []
+        marks = [pytest.mark.xfail(strict=True, raises=RAISES[table[key][0]], reason=table[key][1])] if key in table else []
         out.append(pytest.param(*case, marks=marks))
     return out
 
@@ -167,13 +170,13 @@ RECORDED = {"printed": (PRINTED, PRINTED_CASES, _printed),
 @pytest.mark.parametrize("est,beta,h", _params(PRINTED_CASES, PRINTED))
 def test_printed_bound(est, beta, h):
     r = _printed(est, beta, h)
-    assert r.holds is True, r.describe()
+    require(r)
 
 
 @pytest.mark.parametrize("est,beta", _params(EXPLICIT_H0_CASES, EXPLICIT_H0))
 def test_explicit_bound_h0(est, beta):
     r = _explicit_h0(est, beta)
-    assert r.holds is True, r.describe()
+    require(r)
 
 
 @pytest.mark.parametrize("est", EST)
@@ -228,7 +231,7 @@ def test_bias_caused_by_critic_error(name, est):
 @pytest.mark.parametrize("est", _params(CRITIC_H0_CASES, CRITIC_H0))
 def test_printed_critic_dependence_at_h0(est):
     r = _critic_h0(est)
-    assert r.holds is True, r.describe()
+    require(r)
 
 
 @pytest.mark.parametrize("name", ["(5.3)", "(C.24)", "(C.24) corrected"])
@@ -260,7 +263,7 @@ def test_model_and_critic_unused_where_the_estimator_ignores_them():
 def test_remark59(h, convention):
     r = _remark59(h, convention)
     assert r.instance["convention"] == prop58.CONVENTIONS[convention]
-    assert r.holds is True, r.describe()
+    require(r)
 
 
 @pytest.mark.parametrize("key", list(REMARK59_MEASURED) + list(REMARK59_HOLDS), ids=str)
@@ -297,3 +300,8 @@ def test_recorded_verdict(table, key):
     assert f"] {_WORD[holds]}: " in reason
     r = measure(*case)
     assert r.holds is holds, (reason, r.describe())
+    # the recorded numbers (4 significant digits in the reason) are reproduced
+    m = re.search(r"measured (\S+) \(.*?\) [<>]= bound (\S+)", reason)
+    if m:
+        assert math.isclose(r.measured, float(m[1]), rel_tol=1e-3), (reason, r.describe())
+        assert math.isclose(r.bound, float(m[2]), rel_tol=1e-3, abs_tol=1e-12), (reason, r.describe())
