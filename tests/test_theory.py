@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainers import estimators, theory
+from trainers import estimators, figures, theory
 from trainers.agents import Agent
 from trainers.config import Config
 from trainers.termination import TERMINAL
@@ -214,6 +214,8 @@ def test_training_hook_writes_theory_csv_and_leaves_training_unchanged(tmp_path)
     assert strip(tmp_path / "plain") == strip(tmp_path / "theory")
     lines = (tmp_path / "theory" / "theory.csv").read_text().splitlines()
     assert len(lines) == 2 and lines[1].startswith("150,2,")
+    written = figures.make_figures([tmp_path], tmp_path / "fig")
+    assert tmp_path / "fig" / "fig_theory.png" in written
 
 
 def test_theory_every_needs_a_model():

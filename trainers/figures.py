@@ -11,6 +11,9 @@ grouped by (env, algo, h, sn, model learner) and averaged over seeds. Gradient v
 - fig4_sn_returns.png: returns with and without SN per model-based algorithm and h (Fig 4);
 - fig5_sn_gradvar.png: gradient variance with and without SN per h (Fig 5);
 - fig6_model_learners.png: RP-DP returns per model learner (Fig 6, Appendix B.2);
+- fig_theory.png: Section 5's quantities over training from ``theory.csv`` (``trainers.theory``),
+  with and without SN: ε_f (4.7), local Lipschitz constants, growth of ‖dŝ_i/dθ‖ against ρ and
+  L_f·L_π, and the distance of the RP-DP gradient to the simulator's reference against ε_f;
 - summary.json: per group, the last evaluation return (mean, std over seeds), seeds and steps.
 
 Returns are mean ± std over seeds on the step range every seed covers. Variances span orders of
@@ -50,6 +53,7 @@ class Run:
     metrics: dict[str, np.ndarray]
     gradvar: dict[str, np.ndarray] = field(default_factory=dict)
     landscapes: list[Path] = field(default_factory=list)
+    theory: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple:
@@ -71,6 +75,8 @@ def load_run(path: Path) -> Run:
     if (path / "gradvar.csv").exists():
         run.gradvar = _read_csv(path / "gradvar.csv")
     run.landscapes = sorted((path / "landscapes").glob("*.npz"))
+    if (path / "theory.csv").exists():
+        run.theory = _read_csv(path / "theory.csv")
     return run
 
 
@@ -210,6 +216,53 @@ def landscape_figure(groups: dict[tuple, list[Run]], path: Path, written: list[P
     return None
 
 
+# (panel title, [(theory.csv column, curve label)], log scale); constants in the normaliser's units
+THEORY_PANELS = [
+    ("ε_f (4.7), coupled, real paths", [("eps_f_real_units", "ε_f"), ("eps_f_imag_units", "ε_f imagined")], True),
+    ("‖∂f/∂(s,a)‖₂, 90% quantile", [("L_f_sim_real_q90_units", "simulator"), ("L_f_model_real_q90_units", "model")], True),
+    ("‖∂π/∂s‖₂, 90% quantile", [("L_pi_real_q90_units", "policy")], True),
+    ("growth of ‖dŝ_i/dθ‖ per step (imagined)", [("growth_imag_median_units", "D_i+1/D_i"),
+                                                ("closed_loop_imag_median_units", "‖F_s+F_aΠ_s‖"),
+                                                ("rho_imag_median_units", "ρ"), ("LfLpi_imag_median_units", "L_f L_π")], True),
+    ("RP-DP gradient vs simulator reference", [("grad_rel_distance", "‖ĝ − g_ref‖/‖g_ref‖")], True),
+]
+
+
+def theory_figure(groups: dict[tuple, list[Run]], path: Path, written: list[Path]) -> Optional[str]:
+    """Section 5's quantities over training (``THEORY_PANELS``), one curve per group and quantity,
+    and a last panel of the gradient distance against ε_f (Prop 5.8), one point per measurement."""
+    with_t = {k: [r for r in rs if r.theory] for k, rs in groups.items()}
+    with_t = {k: rs for k, rs in with_t.items() if rs}
+    if not with_t:
+        return f"{path.name}: no theory.csv"
+    fig, axs = _panels(len(THEORY_PANELS) + 1, "Section 5 on MuJoCo with the simulator's Jacobians")
+    for ax, (title, cols, log) in zip(axs, THEORY_PANELS):
+        for key, rs in with_t.items():
+            for col, lab in cols:
+                curves = [(r.theory["step"], r.theory[col]) for r in rs if col in r.theory]
+                band = seed_band(curves, log) if curves else None
+                if band is not None:
+                    plot_band(ax, band, f"{_label(key, ('algo', 'h', 'sn'))} {lab}", len(rs))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("environment steps")
+        if log:
+            ax.set_yscale("log")
+        ax.legend(fontsize=6)
+    ax = axs[len(THEORY_PANELS)]
+    for key, rs in with_t.items():
+        x = np.concatenate([r.theory.get("eps_f_real_units", np.array([])) for r in rs])
+        y = np.concatenate([r.theory.get("grad_rel_distance", np.array([])) for r in rs])
+        ax.scatter(x, y, s=12, label=_label(key, ("algo", "h", "sn")))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ε_f (units)")
+    ax.set_ylabel("‖ĝ − g_ref‖/‖g_ref‖")
+    ax.set_title("gradient distance against ε_f (Prop 5.8)", fontsize=9)
+    ax.legend(fontsize=6)
+    _save(fig, path, written)
+    return None
+
+
 def summary(groups: dict[tuple, list[Run]]) -> list[dict]:
     out = []
     for key, rs in groups.items():
@@ -258,6 +311,7 @@ def make_figures(roots: list[Path], out: Path) -> list[Path]:
     skipped.append(curve_figure(fig6, returns, False, "return", "Model learners (Fig 6)",
                                 out / "fig6_model_learners.png", written) if fig6
                    else "fig6_model_learners.png: every RP-DP run uses the default learner")
+    skipped.append(theory_figure(groups, out / "fig_theory.png", written))
     (out / "summary.json").write_text(json.dumps(summary(groups), indent=1))
     written.append(out / "summary.json")
     for s in filter(None, skipped):
