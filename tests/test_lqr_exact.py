@@ -65,6 +65,10 @@ def test_eps_v_interval_contains_monte_carlo():
         est, se = p.eps_v(p.critic, h, "coupled", n=20000, seed=0)
         assert lo - 3 * se <= est <= hi + 3 * se and lo < hi
     assert eps_v_interval(problem("uniform", delta_v=0.0, model_error=0.0), 2) == (0.0, 0.0)
+    exact = problem("uniform", delta_v=0.0, model_error=0.0)
+    lo, hi = eps_v_interval(exact, 2, reading="independent")  # > 0 at zero error under this reading
+    est, se = exact.eps_v(exact.critic, 2, "independent", n=20000, seed=0)
+    assert 0 < lo - 3 * se <= est <= hi + 3 * se
 
 
 def test_general_covariances_reach_sampler_and_closed_form():

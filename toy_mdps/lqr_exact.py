@@ -164,22 +164,38 @@ def moments(p, h: float, beta: float, estimator: str = "dp", H_hat=None, horizon
     return Moments(mean, (cov + cov.T) / 2, p.grad_J()["K.weight"].reshape(-1))
 
 
-def eps_v_interval(p, h: int, H_hat=None, mass_error: float = 1e-10) -> tuple[float, float]:
-    """An exact interval [low, high] ∋ ε_v of (4.8), coupled reading (s_0 ∼ ν, shared noise, s_h by
-    f, ŝ_h by f̂), for the critic Q̂ = −(xᵀĤx + q0).
+def eps_v_interval(p, h: int, H_hat=None, reading: str = "coupled", mass_error: float = 1e-10) -> tuple[float, float]:
+    """An exact interval [low, high] ∋ ε_v of (4.8) for the critic Q̂ = −(xᵀĤx + q0), s_0 ∼ ν, s_h by f
+    and ŝ_h by f̂ (as ``LQR.eps_v`` with ``hat_model``).
 
-    ε_v = E‖X_s‖ + E‖X_a‖ with X = ∇Q^π(x_h) − ∇Q̂(x̂_h) = −2(H x_h − Ĥ x̂_h) linear in u; per part
+    ε_v = E‖X_s‖ + E‖X_a‖, X = ∇Q^π(x_h) − ∇Q̂(x̂_h) = −2(H x_h − Ĥ x̂_h); per part
     (E‖X‖⁴)^{-1/2}(E‖X‖²)^{3/2} ≤ E‖X‖ ≤ (E‖X‖²)^{1/2} (Hölder, Jensen), both moments exact.
+    ``reading="coupled"``: x̂_h shares s_0 and the noise with x_h, X = D u is linear in one u.
+    ``reading="independent"``: x̂_h from an independent copy u', X = D₁u − D₂u'; with a = ‖D₁u‖²,
+    b = ‖D₂u'‖², c = (D₁u)ᵀD₂u', E‖X‖² = E a + E b and E‖X‖⁴ = E a² + E b² + 2 E a E b + 4 E c²
+    (the odd moments vanish), E c² = tr(D₁Σ̄D₁ᵀ D₂Σ̄D₂ᵀ) with Σ̄ the covariance of u under the ν mixture.
     """
     H, _ = p.q_form()
     H_hat = p.critic.H.numpy() if H_hat is None else np.asarray(H_hat, float)
     model, _, real = _linear_maps(p, int(h), "dp")
-    D = -2 * (H @ real[-1] - H_hat @ model[-1])
+    D1, D2 = -2 * H @ real[-1], -2 * H_hat @ model[-1]
+    if reading == "independent":
+        weights, covs, _, _ = start_components(p, 1.0, mass_error)
+        Sig = np.eye(D1.shape[1])
+        Sig[:p.d_s, :p.d_s] = np.einsum("c,cij->ij", weights, covs)
+    elif reading != "coupled":
+        raise ValueError(f"unknown reading {reading!r}")
     low = high = 0.0
-    for part in (D[:p.d_s], D[p.d_s:]):
-        m2, m4 = form_moments(p, (part.T @ part)[None], 1.0, mass_error)
-        m2, m4 = float(m2[0]), float(m4[0, 0])
+    for rows in (slice(0, p.d_s), slice(p.d_s, None)):
+        if reading == "coupled":
+            part = D1[rows] - D2[rows]
+            m2, m4 = (float(np.ravel(x)[0]) for x in form_moments(p, (part.T @ part)[None], 1.0, mass_error))
+        else:
+            (ea,), ((ea2,),) = form_moments(p, (D1[rows].T @ D1[rows])[None], 1.0, mass_error)
+            (eb,), ((eb2,),) = form_moments(p, (D2[rows].T @ D2[rows])[None], 1.0, mass_error)
+            ec2 = float(np.trace(D1[rows] @ Sig @ D1[rows].T @ D2[rows] @ Sig @ D2[rows].T))
+            m2, m4 = ea + eb, ea2 + eb2 + 2 * ea * eb + 4 * ec2
         if m2 > 0:
             low += m2 ** 1.5 / math.sqrt(m4)
             high += math.sqrt(m2)
-    return low, high
+    return float(low), float(high)
