@@ -15,7 +15,8 @@ At one checkpoint (policy π_θ, learned model f̂, critic Q̂, replay buffer) t
 4. gradient paths D_i = ‖dŝ_i/dθ‖₂, i = 0…h, along imagined and real paths, their growth per step
    against ρ = L_f·sqrt(1 + L_π²) (docs/errata.md, E1) and L_f·L_π, with the local constants of
    that step: the corrected recursion D_{i+1} ≤ ρ_i D_i + L_f,i L_θ,i must hold, the paper's
-   (C.12) rate L_f L_π need not;
+   (C.12) rate L_f L_π need not; and D_h against (C.12) printed and corrected (``bounds.variance``)
+   at the largest local constants seen (a sup over sampled states, so not a certified bound);
 5. the h-step RP-DP gradient (4.2) through f̂ and the same gradient along real trajectories with
    the simulator's Jacobians, the true reward and the same critic, policy noise and start states;
    their distance is a full-scale proxy for the model part of the bias (Prop 5.8).
@@ -58,6 +59,8 @@ import torch
 from torch import Tensor
 from torch.func import functional_call, jacrev, vmap
 
+from bounds import symbols as S
+from bounds import variance as V
 from trainers import estimators, instrument
 from trainers.envs import make_env
 
@@ -465,6 +468,12 @@ def _growth_statistics(out: dict, detail: dict, name: str, gp: dict, alive: Tens
         c12 = d[2:] <= (lflp[1:] * d[1:-1] + lf[1:] * lt[1:]) * (1 + 1e-6)
         out[f"corrected_recursion_violated_{name}{suffix}"] = float((~corrected[keep]).float().mean())
         out[f"c12_recursion_violated_{name}{suffix}"] = float((~c12[keep]).float().mean())
+    # (C.12) as printed and corrected (bounds.variance) at the largest local constants seen on the path
+    sup = {S.h: d.shape[0] - 1, S.L_f: float(lf[live].max()), S.L_pi: float(gp["L_pi"][live].max()),
+           S.L_theta: float(lt[live].max())}
+    out[f"D_h_{name}_max{suffix}"] = float(d[-1][live[-1]].max())
+    out[f"c12_bound_{name}{suffix}"] = float(V.c12(S.h).subs(sup).doit())
+    out[f"c12_corrected_bound_{name}{suffix}"] = float(V.c12_corrected(S.h).subs(sup).doit())
     detail[f"gradient_path_{name}{suffix}"] = {k: v.tolist() for k, v in gp.items()}
 
 
