@@ -1,11 +1,14 @@
 """Proposition 5.10 (h*) and Remark 5.11 on the contracting LQR with Â = A + ε_f and a perturbed critic.
 
-Verdicts were measured first (quick configuration, fixed seeds) and are encoded here; where a form
-fails or cannot be decided on a rung, the test is a strict xfail whose reason is the deciding
-counterexample's ``describe()``. No form of h* holds on every rung: the measured g(h) of (C.28)
-keeps falling to h = 4 when ε_v/ε_f ≈ 10, while every closed form stays ≤ 2.1 and the bounds'
-own g is minimised at h = 0 (erratum E6).
+The argmin of the measured g(h) of (C.28) is given as a confidence set from paired comparisons of
+g on common random numbers (no bootstrap of an argmin). Verdicts were measured first (quick
+configuration, fixed seeds); a (form, rung) that does not hold is a strict xfail on AssertionError
+and ``test_recorded`` asserts its verdict, empirical argmin, confidence-set hull and bound. No form
+of h* holds on every rung: the measured argmin moves to h = 3..6 when ε_v/ε_f ≈ 10, while every
+closed form stays ≤ 2.1 and the bounds' own g is minimised at h = 0 (erratum E6).
 """
+import math
+
 import pytest
 
 from verify import prop510
@@ -14,51 +17,68 @@ from verify.conftest import QUICK
 RUNGS = prop510.QUICK.rungs
 COMPARES = ["Prop 5.10 O(·) with C_h = 1", "(C.39) interval as printed", "[min(h1,h2), max(h1,h2)]",
             "root of (C.29)-(C.30)", "argmin of (C.28) from (C.16), (C.24)", "argmin of corrected g"]
-_C = ('{"A": 0.8, "B": 0.5, "K": -0.3, "L": 1.0, "N": 16, "beta": 0.0, "c": 11.1111, "delta": 1.0, '
-      '"estimator": "dp", "eta": 0.1, "mdp": "lqr-contracting"}')
-REASON = {
-    COMPARES[0]: "prop5.10 [printed] VIOLATED: measured 1 (99% CI [1, 2]) <= bound 0.06269 at eps_f = 0.1, "
-                 "delta_v = 1, eps_v = 0.2756 (ratio 2.756), h1 = 0.1031, h2 = 0.8732; also ĥ = 4 [4, 16] vs 0.1318 "
-                 "at ratio 9.48, on " + _C,
-    COMPARES[1]: "prop5.10 [explicit] VIOLATED: measured 4 (99% CI [4, 16]) <= bound 2.5 on (C.39) interval as printed "
-                 "{0..2} at eps_f = 0.05, delta_v = 2, eps_v = 0.4741 (ratio 9.482), h2 = 1.857, on " + _C,
-    COMPARES[2]: "prop5.10 [corrected] VIOLATED: measured 4 (99% CI [4, 16]) <= bound 2.5 on [min(h1,h2), max(h1,h2)] "
-                 "= {0..2} at eps_f = 0.05, delta_v = 2, eps_v = 0.4741 (ratio 9.482), h1 = 0.1031, h2 = 1.857; "
-                 "inconclusive at ratios 2.76 and 11.6 (ĥ CI [1, 2] vs 1.5, [3, 16] vs 3.5), on " + _C,
-    COMPARES[3]: "prop5.10 [explicit] VIOLATED: measured 4 (99% CI [3, 16]) <= bound 1.5 on root of (C.29)-(C.30) "
-                 "at eps_f = 0.02, delta_v = 1, eps_v = 0.2318 (ratio 11.588), h1 = 0.1031, h2 = 2.089, on " + _C,
-    COMPARES[4]: "prop5.10 [explicit] VIOLATED: measured 1 (99% CI [1, 2]) <= bound 0.5 on argmin of (C.28) from "
-                 "(C.16), (C.24) (= 0 on every rung) at eps_f = 0.1, delta_v = 1, eps_v = 0.2756 (ratio 2.756), on " + _C,
-    COMPARES[5]: "prop5.10 [corrected] VIOLATED: measured 1 (99% CI [1, 2]) <= bound 0.5 on argmin of corrected g "
-                 "(= 0 on every rung) at eps_f = 0.1, delta_v = 1, eps_v = 0.2756 (ratio 2.756), on " + _C,
+
+#: (compare, rung index) -> (verdict, ĥ, hull of the argmin set, bound of the deciding row); ratios
+#: ε_v/ε_f = 1.565, 2.756, 9.482, 11.588 for rungs 0..3
+RECORDED = {
+    (COMPARES[0], 1): (False, 1, (1, 1), 0.06269),
+    (COMPARES[0], 2): (False, 5, (4, 6), 0.1318),
+    (COMPARES[0], 3): (False, 3, (3, 5), 0.1481),
+    (COMPARES[1], 2): (False, 5, (4, 6), 2.5),
+    (COMPARES[1], 3): (False, 3, (3, 5), 2.5),
+    (COMPARES[2], 2): (False, 5, (4, 6), 2.5),
+    (COMPARES[2], 3): (None, 3, (3, 5), 3.5),
+    (COMPARES[3], 2): (False, 5, (4, 6), 1.5),
+    (COMPARES[3], 3): (False, 3, (3, 5), 1.5),
+    (COMPARES[4], 1): (False, 1, (1, 1), 0.5),
+    (COMPARES[4], 2): (False, 5, (4, 6), 0.5),
+    (COMPARES[4], 3): (False, 3, (3, 5), 0.5),
+    (COMPARES[5], 1): (False, 1, (1, 1), 0.5),
+    (COMPARES[5], 2): (False, 5, (4, 6), 0.5),
+    (COMPARES[5], 3): (False, 3, (3, 5), 0.5),
 }
 
 
-def _row(rung, compare):
-    return next(r for r in prop510.checks(*rung, QUICK) if r.instance["compare"] == compare)
+def _row(k, compare):
+    return next(r for r in prop510.checks(*RUNGS[k], QUICK) if r.instance["compare"] == compare)
 
 
-@pytest.mark.parametrize("compare", COMPARES)
-def test_smallest_ratio(compare):
-    """At ε_v/ε_f = 1.56 (ε_f = 0.2, δ_v = 0.5) ĥ = 0 and every form of h* agrees."""
-    r = _row(RUNGS[0], compare)
+def _params():
+    for compare in COMPARES:
+        for k in range(len(RUNGS)):
+            marks = ([pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"recorded: {RECORDED[compare, k]}")]
+                     if (compare, k) in RECORDED else [])
+            yield pytest.param(compare, k, marks=marks, id=f"{compare}-rung{k}")
+
+
+@pytest.mark.parametrize("compare,k", list(_params()))
+def test_form_on_rung(compare, k):
+    r = _row(k, compare)
     assert r.holds is True, r.describe()
 
 
-@pytest.mark.parametrize("compare", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=REASON[c]))
-                                     for c in COMPARES])
-def test_every_rung(compare):
-    assert all(_row(rung, compare).holds is True for rung in RUNGS)
+@pytest.mark.parametrize("key", list(RECORDED), ids=lambda k: f"{k[0]}-rung{k[1]}")
+def test_recorded(key):
+    holds, h_best, hull, bound = RECORDED[key]
+    r = _row(key[1], key[0])
+    assert r.holds is holds and r.measured == h_best and r.ci == hull, r.describe()
+    assert math.isclose(r.bound, bound, rel_tol=1e-3), r.describe()
+
+
+def test_argmin_sets():
+    """ĥ = 0, 1, 5, 3 with confidence sets {0}, {1}, {4, 5, 6}, {3, 4, 5} at ε_v/ε_f = 1.56 … 11.6."""
+    sets = [prop510.rung(*x, QUICK).argmin_set() for x in RUNGS]
+    assert sets == [(0,), (1,), (4, 5, 6), (3, 4, 5)]
 
 
 def test_remark511_best_h_grows_with_ratio():
-    """ĥ = 0, 1, 4, 4 at ε_v/ε_f = 1.56, 2.76, 9.48, 11.6: slope in log ratio > 0 with confidence."""
+    """The argmin set at the largest ratio lies above the one at the smallest (both at 99.5 %)."""
     r = prop510.growth_check(QUICK)
     assert r.holds is True, r.describe()
 
 
 def test_remark511_negative_control():
-    """The same check with the ratio reversed ("ĥ decreases with ε_v/ε_f") is caught."""
+    """The same check with the rungs swapped ("h* decreases with ε_v/ε_f") is caught."""
     r = prop510.growth_check(QUICK, reverse=True)
     assert r.holds is False, r.describe()
 
@@ -69,3 +89,11 @@ def test_negative_control_theory_shifted():
     down = prop510.checks(*RUNGS[0], QUICK, shift=-10)[:1]
     for r in up + down:
         assert r.holds is False, r.describe()
+
+
+def test_common_random_numbers_are_shared_across_h():
+    """Every h is measured on the same start states and noise: at h = 0 the gradient depends only on
+    (s_0, ς_0), which the h = 20 rollout starts from, so their per-sample values are strongly correlated."""
+    import numpy as np
+    x = prop510.crn_grads(*RUNGS[1], QUICK)
+    assert np.corrcoef(x[:, 0], x[:, 1])[0, 1] > 0.5
