@@ -21,7 +21,9 @@ Claims and their truth (exact, so the search is deterministic):
   L_θ = 1 exact on all of ℝ^d. Step i ∈ 1..30.
 
 The optimiser is ``scipy.optimize.differential_evolution`` (integrality for dims, h, i, estimator),
-``--starts`` runs with seeds S, S + 1, …, sharing ``--budget`` evaluations. The best instance is
+``--starts`` runs with seeds S, S + 1, …, sharing three quarters of ``--budget`` evaluations (the
+hand-picked LQR instances of ``verify.instances`` (at h = h_min, β = 0, RP-DP) and erratum E1's
+instance join the first populations), then Powell refines the continuous coordinates. The best instance is
 then shrunk: each coordinate is rounded (0 first, then 1, 2 decimals) while the verdict and a ratio
 ≥ 1 (for a counterexample) or ≥ 90% of the best (otherwise) survive, and the smallest h or i that
 keeps it is taken; the result is re-evaluated, and a Prop 5.4/5.8 counterexample is re-verified by
@@ -235,10 +237,18 @@ class Family:
     instance: Callable[[dict], dict]
     evaluate: Callable[[str, str, dict], Evaluation]
     small: str  # the discrete coordinate to minimise when shrinking (h or i)
+    seeds: tuple = ()  # hand-picked points (partial dicts) that start the search, one per start
 
 
-FAMILIES = {"lqr": Family(LQR_VARS, lqr_instance, evaluate_lqr, "h"),
-            "step": Family(STEP_VARS, step_instance, evaluate_step, "i")}
+def _lqr_seed(A, B, K):
+    return {"d_s": 1, "d_a": 1, "A00": A, "B00": B, "K00": K, "sigma": 0.1, "w1": 0.05, "w2": 0.05,
+            "z1": 0.5, "z2": 0.5, "gamma": 0.9}
+
+
+FAMILIES = {"lqr": Family(LQR_VARS, lqr_instance, evaluate_lqr, "h",
+                          tuple(_lqr_seed(**instances.SPECS[k][1]) for k in ("lqr-lipschitz>1", "lqr-contracting"))),
+            "step": Family(STEP_VARS, step_instance, evaluate_step, "i",
+                           ({"d_s": 1, "d_a": 1, "A00": 0.07, "B00": 0.99, "K00": 0.99, "sigma": 0.01, "i": 2},))}
 
 
 def family_of(claim: str) -> Family:
@@ -295,7 +305,8 @@ class Objective:
         self.claim, self.name, self.fam, self.sub1 = claim, name, family_of(claim), sub1
         if h_min:
             self.fam = Family([Var("h", h_min, v.high, True) if v.name == "h" else v for v in self.fam.vars],
-                              self.fam.instance, self.fam.evaluate, self.fam.small)
+                              self.fam.instance, self.fam.evaluate, self.fam.small,
+                              tuple({**x, "h": h_min} for x in self.fam.seeds))
         self.evaluations = 0
         self.best: Optional[tuple[float, dict, Evaluation]] = None
 
@@ -442,9 +453,12 @@ def search(claim: str, form: str = "printed", bound: Optional[str] = None, budge
     starts = max(1, min(starts, global_budget // per_gen))
     for k in range(starts):
         maxiter = max(0, global_budget // starts // per_gen - 1)
+        x0 = None
+        if k < len(fam.seeds):  # the hand-picked instance joins the first population: never worse than it
+            x0 = [fam.seeds[k].get(v.name, max(v.low, min(v.high, 0.0))) for v in fam.vars]
         differential_evolution(obj, lims, integrality=integrality, seed=seed * 1000 + k, popsize=popsize,
                                maxiter=maxiter, tol=0.0, polish=False, init="sobol" if k == 0 else "latinhypercube",
-                               mutation=(0.5, 1.0), recombination=0.9)
+                               mutation=(0.5, 1.0), recombination=0.9, x0=x0)
     if obj.best is None:
         raise RuntimeError(f"no feasible instance in {obj.evaluations} evaluations")
     refine(obj, budget - obj.evaluations)

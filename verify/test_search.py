@@ -37,6 +37,8 @@ def test_search_refutes_printed_c10_with_sub1_constants():
 def test_search_does_not_refute_corrected_c12():
     res = S.search("C.12", "corrected", budget=300, seed=0)
     assert res.verdict is True and res.raw_ratio <= 1
+    row = S.report_row(res)
+    assert row.claim == "C.12.search" and row.holds is True and "reproduce: python -m verify.search" in row.note
 
 
 def test_search_refutes_printed_bias_bound_on_lqr():
