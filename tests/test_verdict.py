@@ -4,7 +4,7 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from verify.verdict import CheckResult, Verdict, verdict
+from verify.verdict import CheckResult, Control, Inconclusive, Recorded, Verdict, Violated, expect, require, verdict
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 
@@ -39,3 +39,34 @@ def test_record_json_keeps_null_for_inconclusive():
     assert d["holds"] is None and d["ci"] == [1.0, 3.0] and d["tightness"] == 1.25
     assert "inconclusive" in r.describe()
     assert CheckResult("x", "explicit", {}, 0.0, (0.0, 0.0), 1.0).to_json()["tightness"] == "inf"
+
+
+def test_require_raises_the_verdicts_own_exception():
+    require(CheckResult("x", "printed", {}, 1.0, (0.5, 0.9), 1.0))
+    with pytest.raises(Violated):
+        require(CheckResult("x", "printed", {}, 2.0, (1.5, 2.5), 1.0))
+    with pytest.raises(Inconclusive):
+        require(CheckResult("x", "printed", {}, 1.0, (0.5, 1.5), 1.0))
+    assert not issubclass(Violated, Inconclusive) and not issubclass(Inconclusive, Violated)
+
+
+def test_recorded_pins_verdict_and_numbers():
+    r = CheckResult("x", "printed", {}, 2.0, (1.5, 2.5), 1.0)
+    with pytest.raises(Violated):
+        expect(r, Recorded(False, 2.0, 1.0))
+    # a drift of the numbers, or of the verdict, is a plain AssertionError, which raises=Violated rejects
+    for rec in (Recorded(False, 2.1, 1.0), Recorded(False, 2.0, 1.1), Recorded(None, 2.0, 1.0)):
+        with pytest.raises(AssertionError) as e:
+            expect(r, rec)
+        assert type(e.value) is AssertionError
+    assert Recorded(None, 1.0, 1.0).raises is Inconclusive and "inconclusive" in Recorded(None, 1.0, 1.0).reason()
+
+
+def test_identity_form_and_control():
+    real = CheckResult("x", "corrected", {}, 1.0, (0.9, 1.1), 2.0)
+    assert CheckResult("x", "identity", {}, 0.0, (0.0, 0.0), 1e-9).holds is True
+    with pytest.raises(ValueError):
+        CheckResult("x", "measured", {}, 0.0, (0.0, 0.0), 1.0)
+    caught = Control("drop a power", real, CheckResult("x", "corrected", {}, 1.0, (0.9, 1.1), 0.5))
+    missed = Control("L_f → 1", real, CheckResult("x", "corrected", {}, 1.0, (0.9, 1.1), 1.5))
+    assert caught.caught and not missed.caught and caught.to_json()["control_bound"] == 0.5
