@@ -52,7 +52,7 @@ PAPER = (
 
 @section("proof-steps", "Proof steps of Appendix C (verify/proof_steps.py)", order=90)
 def proof_step_results(quick: bool):
-    from verify.proof_steps import proof_step_results as run
+    from verify.proof_steps_more import proof_step_results as run
     return run(quick)
 
 
@@ -77,6 +77,11 @@ def proof_chain_results(quick: bool):
     from verify.proof_chains import proof_chain_results as run
     return run(quick)
 
+
+@controls("proof-chains")
+def proof_chain_controls(quick: bool):
+    from verify.proof_chains import structural_controls
+    return structural_controls(quick)
+
 from verify import remark55  # noqa: F401  (register on import)
-from verify import search  # noqa: F401,E402  (registers the adversarial-search section)
 from verify import search  # noqa: F401,E402  (registers the adversarial-search section)

@@ -30,7 +30,7 @@ import torch
 from toy_mdps.finite_chain import FiniteChain
 from toy_mdps.lqr import LQR
 from verify import instances, measure, stats
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 LEVEL = stats.LEVEL
 #: relative residual below which an identity between closed forms counts as exact in float64
@@ -394,6 +394,19 @@ def proof_chain_markdown(results: list[CheckResult]) -> str:
         lines.append(f"| {r.claim} | {r.form} | {inst.get('line', '')} | {where} | {r.measured:.4g}{ci} | "
                      f"{r.bound:.4g} | {ratio:.3g} | {_WORD[r.holds]} |")
     return "\n".join(lines) + "\n"
+
+
+def structural_controls(quick: bool) -> list[Control]:
+    """``lemma_controls`` paired with the real rows they change (for the report's power table):
+    (C.25) with γ^{h+1} σ̄_1 against the corrected reading at h = 1, Cauchy–Schwarz without κ
+    against Lemma C.3's corrected change of measure, and the corrected bias identity with
+    γ^{h+1} against its real row (an identity, so it does not count towards power)."""
+    real = {(r.claim, r.form, r.instance.get("h"), r.instance["line"][:12]): r
+            for r in sigma_identity_results() + kappa_step_finite_chain() + lemma_c3_bias_results(quick)}
+    ctl = lemma_controls()
+    pairs = [("γ^h → γ^{h+1}", ("C.25", "corrected", 1, "σ = γ^h σ̄_1"), ctl[-2]),
+             ("κ dropped from the change of measure", ("lemmaC.3", "corrected", None, "E_ζ[φ] ≤ κ·("), ctl[-1])]
+    return [Control(change, real[key], c) for change, key, c in pairs]
 
 
 def lemma_controls() -> list[CheckResult]:

@@ -2,9 +2,9 @@
 
 A proposition's bound can hold on an instance while the proof behind it is broken; these checks
 evaluate each numbered step of the proofs on its own. This module holds the derivative steps
-(C.9)–(C.13) and Lemma C.1 (the core of the proofs of Prop 5.4 and 5.8), the public entry points
-``proof_step_results``, ``proof_step_figures`` and ``proof_step_markdown``, and imports the other
-families of steps from ``verify.proof_steps_*``.
+(C.9)–(C.13) (the core of the proofs of Prop 5.4 and 5.8) and the report's ``proof_step_figures``
+and ``proof_step_markdown``; ``verify.proof_steps_more`` builds Lemma C.1 and C.4 on it and holds
+the entry point ``proof_step_results`` (imports run one way: more → this module).
 
 Instances. The derivative steps run on scalar (d_s = d_a = 1) model/policy pairs
 f̂(s, a, ξ) = A s + B a + c ξ and π_θ(s, ς) = K φ(s) + θ + σ ς with φ = id (linear) or tanh
@@ -514,17 +514,6 @@ def proof_step_figures(results_or_data, out_dir) -> list[Path]:
 
 
 # --- entry points for the report -------------------------------------------------------------------
-
-def proof_step_results(quick: bool) -> list[CheckResult]:
-    """Every proof-step check of Appendix C, one ``CheckResult`` per (step, form, instance).
-
-    Claims are equation numbers ("C.9" … "C.39") or "lemmaC.1"; ``instance["line"]`` names the
-    line of the proof. Negative controls are not included (they are tests).
-    """
-    from verify import proof_steps_more as more  # imports this module, hence imported here
-
-    return derivative_step_results(quick) + more.results(quick)
-
 
 _WORD = {True: "holds", False: "**violated**", None: "inconclusive"}
 

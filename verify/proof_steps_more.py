@@ -22,7 +22,7 @@ from bounds import variance as BV
 from bounds.symbols import i as I_SYMBOL
 from verify import stats
 from verify.mutations import changes
-from verify.proof_steps import ALL_PATH_INSTANCES, bound_at, measure_derivatives
+from verify.proof_steps import ALL_PATH_INSTANCES, bound_at, derivative_step_results, measure_derivatives
 from verify.verdict import CheckResult, Control
 
 LEVEL = stats.LEVEL
@@ -233,5 +233,15 @@ def c4_controls() -> list[CheckResult]:
 # --- all ---------------------------------------------------------------------------------------
 
 def results(quick: bool) -> list[CheckResult]:
-    """The steps of this module, for ``verify.proof_steps.proof_step_results``."""
+    """The steps of this module."""
     return lemma_c1_results(quick) + c4_results(quick)
+
+
+def proof_step_results(quick: bool) -> list[CheckResult]:
+    """Every proof-step check of Appendix C, one ``CheckResult`` per (step, form, instance): the
+    derivative steps of ``verify.proof_steps`` and this module's.
+
+    Claims are equation numbers ("C.9" … "C.39") or "lemmaC.1"; ``instance["line"]`` names the
+    line of the proof. Negative controls are not included (they are tests).
+    """
+    return derivative_step_results(quick) + results(quick)
