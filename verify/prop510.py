@@ -122,19 +122,24 @@ class Rung:
         return float(min(a)), float(max(a))
 
 
+def g_measured(x: np.ndarray, grad: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(b, v(1), g, influence values) of the columns of per-sample gradients ``x`` (M, K): g of (C.28)
+    = C(δ|∇J − m| + η/2 v/N) + (∇J − m)² + v/N is a smooth function of the mean m and variance v(1), and
+    its influence value at sample n is ∂g/∂m (x_n − m) + ∂g/∂v ((x_n − m)² − v(1)) (delta method)."""
+    mean, v1 = x.mean(0), x.var(0, ddof=1)
+    b = np.abs(grad - mean)
+    dg_dm = -np.sign(grad - mean) * (C * DELTA + 2 * b)
+    dg_dv = (C * ETA / 2 + 1) / N
+    return b, v1, g_of(b, v1), dg_dm * (x - mean) + dg_dv * ((x - mean) ** 2 - v1)
+
+
 @lru_cache(maxsize=None)
 def rung(eps_f: float, delta_v: float, quick: bool) -> Rung:
     """Measure b(h), v(h) over h = 0..20 on common random numbers, and the influence values of g(h)."""
     grad = float(prop58.problem(0.0, 0.0).true_grad().numpy().reshape(-1)[0])
-    x = crn_grads(eps_f, delta_v, quick)
-    mean, v1 = x.mean(0), x.var(0, ddof=1)
-    b = np.abs(grad - mean)
-    # g = C(δ|∇J − m| + η/2 v/N) + (∇J − m)² + v/N, differentiated in the mean m and the variance v(1)
-    dg_dm = -np.sign(grad - mean) * (C * DELTA + 2 * b)
-    dg_dv = (C * ETA / 2 + 1) / N
-    influence = dg_dm * (x - mean) + dg_dv * ((x - mean) ** 2 - v1)
+    b, v1, g, influence = g_measured(crn_grads(eps_f, delta_v, quick), grad)
     eps_v = float(np.mean([prop58.errors(eps_f, delta_v, h)[1] for h in HS[1:]]))
-    return Rung(eps_f, delta_v, eps_v, b, v1, influence, int(np.argmin(g_of(b, v1))))
+    return Rung(eps_f, delta_v, eps_v, b, v1, influence, int(np.argmin(g)))
 
 
 def params(r: Rung) -> dict:

@@ -1,0 +1,102 @@
+"""verify.stats: the interval implementations against scipy and, under ``-m slow``, their coverage on
+quantities known exactly (the offset-LQ toy of ``verify.proof_chains_smooth``: E ĝ(θ) and Var ĝ in
+closed form; ``lqr-contracting``: b_t in closed form), 200 replications each, the number of misses
+within the binomial tolerance of the stated level."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from verify import prop510, stats
+from verify.proof_chains_smooth import OffsetToy
+from verify.verdict import CheckResult
+
+REPS = 200
+TOY = OffsetToy(H=5)
+THETA = 0.3
+
+
+def test_variance_ci_is_scipy_bca():
+    """The closed-form jackknife gives exactly scipy.stats.bootstrap's BCa interval."""
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((1500, 2)) * [1, 2] + rng.exponential(size=(1500, 1))
+    v, lo, hi, _ = stats.variance_ci(g, seed=3)
+    ref = sps.bootstrap(tuple(g.T), stats._trace_cov, paired=True, vectorized=True, confidence_level=stats.LEVEL,
+                        n_resamples=stats.N_RESAMPLES, method="BCa", random_state=np.random.default_rng(3))
+    assert math.isclose(lo, ref.confidence_interval.low, rel_tol=1e-9)
+    assert math.isclose(hi, ref.confidence_interval.high, rel_tol=1e-9)
+    assert math.isclose(v, g.var(0, ddof=1).sum())
+
+
+def test_heavy_tail_gives_no_interval():
+    """A sample carrying a fifth of v̂ (as sine-expanding at h = 25): (0, ∞), the verdict stays open."""
+    g = np.random.default_rng(1).standard_normal(4000)
+    g[0] = 60.0
+    v, lo, hi, tail = stats.variance_ci(g)
+    assert tail.heavy and tail.max_share > 0.2 and (lo, hi) == (0.0, math.inf)
+
+
+def test_holm_downgrades_only_weak_violations():
+    """A violation just outside its 99 % interval (p ≈ 0.005) survives in a family of two, not of four."""
+    strong = CheckResult("x", "printed", {}, 1.0, (0.9, 1.1), 0.0)
+    weak = CheckResult("x", "printed", {}, 1.0, (0.001, 1.999), 0.0)
+    held = CheckResult("x", "printed", {}, 0.0, (-0.1, 0.1), 1.0)
+    assert [r.holds for r in stats.holm([strong, weak], alpha=0.01)] == [False, False]
+    out = stats.holm([weak, held, held, held], alpha=0.01)
+    assert [r.holds for r in out] == [None, True, True, True] and "Holm" in out[0].note
+
+
+def _misses_ok(misses: int, level: float, conservative: bool = False) -> bool:
+    """``misses`` of REPS within the central 99.9 % of Binomial(REPS, 1 − level) (upper end only for a
+    conservative interval)."""
+    lo, hi = sps.binom.ppf([0.0005, 0.9995], REPS, 1 - level)
+    return misses <= hi and (conservative or misses >= lo)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", [0.9, 0.99])
+def test_coverage_mean_and_variance(level):
+    """mean_ci on E ĝ(θ) and variance_ci on Var ĝ, exact values from the closed forms."""
+    mean, var = TOY.mean_ghat(THETA), TOY.var_ghat()
+    miss_m = miss_v = 0
+    for rep in range(REPS):
+        g = TOY.ghat(np.array([THETA]), 1000, np.random.default_rng(10_000 + rep))[0]
+        _, lo, hi = stats.mean_ci(g, level)
+        miss_m += not lo <= mean <= hi
+        _, lo, hi, _ = stats.variance_ci(g, level, seed=rep)
+        miss_v += not lo <= var <= hi
+    assert _misses_ok(miss_m, level), miss_m
+    assert _misses_ok(miss_v, level), miss_v
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", [0.9, 0.99])
+def test_coverage_norm_of_mean(level):
+    """norm_of_mean_ci on b = |∇J − E ĝ| of the offset toy (truncation bias, exact)."""
+    b = abs(TOY.grad(THETA) - TOY.mean_ghat(THETA))
+    misses = 0
+    for rep in range(REPS):
+        g = TOY.ghat(np.array([THETA]), 1000, np.random.default_rng(20_000 + rep))[0]
+        _, lo, hi = stats.norm_of_mean_ci(g[:, None], np.array([TOY.grad(THETA)]), level)
+        misses += not lo <= b <= hi
+    assert _misses_ok(misses, level, conservative=True), misses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", [0.9, 0.99])
+def test_coverage_paired_difference_of_g(level):
+    """prop510's paired delta-method interval for g(h) − g(h') of (C.28), here between truncations
+    H = 5 and H = 10 of the offset toy on common random numbers (the first 5 steps shared), against
+    g from the exact b and v."""
+    toys = (OffsetToy(H=5), OffsetToy(H=10))
+    grad = TOY.grad(THETA)
+    exact = [prop510.g_of(np.abs(grad - t.mean_ghat(THETA)), t.var_ghat()) for t in toys]
+    misses = 0
+    for rep in range(REPS):
+        x = np.stack([t.ghat(np.array([THETA]), 2000, np.random.default_rng(30_000 + rep))[0] for t in toys], 1)
+        _, _, g, infl = prop510.g_measured(x, grad)
+        _, lo, hi = stats.mean_ci(infl[:, 0] - infl[:, 1], level)
+        d, half = g[0] - g[1], (hi - lo) / 2
+        misses += not d - half <= exact[0] - exact[1] <= d + half
+    assert _misses_ok(misses, level), misses
