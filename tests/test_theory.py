@@ -36,6 +36,25 @@ def test_step_jacobian_matches_central_difference_of_env_step_without_contact(si
         assert j.reward == pytest.approx(r, abs=1e-10)
 
 
+def test_the_validation_catches_a_careless_chain():
+    """Power of the check above: the frames' Jacobians reused from the first frame, or the control's
+    effect through the earlier frames dropped, miss the whole-step difference by far more than 1e-6."""
+    sim = theory.Simulator("Hopper-v5")
+    s, a = (x[0] for x in theory.contact_free_states(sim, 1, np.random.default_rng(6)))
+    f_s, f_a = sim.fd_jacobian(s, a)
+    sim.set_obs(s)
+    sim.d.ctrl[:] = a
+    frames = []
+    for _ in range(sim.frame_skip):
+        frames.append(sim._frame_jacobian(1e-6))
+        mujoco.mj_step(sim.m, sim.d)
+    a_first, b_first = frames[0]
+    frozen = np.linalg.matrix_power(a_first, sim.frame_skip)[1:, 1:]
+    last_b_only = frames[-1][1][1:]
+    assert theory.relative_error(frozen, f_s) > 1e-4
+    assert theory.relative_error(last_b_only, f_a) > 0.1
+
+
 def test_reward_derivative_is_the_derivative_of_the_env_reward(sim):
     s, a = (x[0] for x in theory.contact_free_states(sim, 1, np.random.default_rng(1)))
     j, eps = sim.jacobian(s, a), 1e-5
