@@ -65,9 +65,9 @@ def _row(r: CheckResult, shared: dict[str, dict]) -> str:
 
 def ratio(r: CheckResult) -> float:
     """How close the measurement comes to the bound: measured/bound for "≤", bound/measured for
-    "≥" (1 = on the bound; nan where the bound or the measurement is not positive)."""
+    "≥" (1 = on the bound; nan where either side is not positive: no scale to compare with)."""
     num, den = (r.measured, r.bound) if r.direction == "le" else (r.bound, r.measured)
-    return num / den if den > 0 and num >= 0 else math.nan
+    return num / den if den > 0 and num > 0 else math.nan
 
 
 def tightest(rows: list[CheckResult]):
@@ -112,6 +112,24 @@ def _order(r: CheckResult) -> tuple:
     return tuple(float(i[k]) if isinstance(i.get(k), (int, float)) else math.inf for k in ("h", "i", "t"))
 
 
+def _reading(r: CheckResult):
+    """The reading of an ambiguous definition a row is taken under, if it names one."""
+    return r.instance.get("convention") or r.instance.get("reading")
+
+
+def _words(stated: list[CheckResult], fixed: list[CheckResult]) -> str:
+    """The verdict in words of the stated (printed, else explicit) rows and the corrected ones."""
+    if any(r.holds is False for r in stated):
+        if fixed and all(r.holds is True for r in fixed):
+            return "false as printed; holds only in corrected form"
+        if fixed and not any(r.holds is False for r in fixed):
+            return "false as printed; corrected form inconclusive"
+        return "false"
+    if any(r.holds is None for r in stated):
+        return "inconclusive"
+    return "holds on every instance tried"
+
+
 def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
     """One entry per claim of ``claims.PAPER``: verdict in words, smallest counterexample (the
     violated row of the lowest h, i or t; printed form first) or the closest holding measurement,
@@ -121,20 +139,13 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
         rows = [r for r in results if r.claim in pc.checks and r.form != "identity"]
         forms = {f: [r for r in rows if r.form == f] for f in ("printed", "explicit", "corrected")}
         stated = forms["printed"] or forms["explicit"]
+        readings = sorted({str(_reading(r)) for r in stated})
         if not rows:
             words = "not measured"
-        elif any(r.holds is False for r in stated):
-            fixed = forms["corrected"]
-            if fixed and all(r.holds is True for r in fixed):
-                words = "false as printed; holds only in corrected form"
-            elif fixed and not any(r.holds is False for r in fixed):
-                words = "false as printed; corrected form inconclusive"
-            else:
-                words = "false"
-        elif any(r.holds is None for r in stated):
-            words = "inconclusive"
+        elif len(readings) > 1 and all(_reading(r) for r in stated):
+            words = "; ".join(f"{_words([r for r in stated if str(_reading(r)) == x], [])} ({x})" for x in readings)
         else:
-            words = "holds on every instance tried"
+            words = _words(stated, forms["corrected"])
         bad = sorted((r for r in stated if r.holds is False), key=_order)
         near = tightest(rows)
         cs = [c for c in ctrls if c.claim in pc.checks and c.real.holds is True]
@@ -144,6 +155,7 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
                     "closest": None if near is None else {"instance": _where(near), "numbers": _numbers(near),
                                                           "form": near.form, "ratio": ratio(near)},
                     "errata": list(pc.errata), "tightest_ratio": None if near is None else ratio(near),
+                    "tightest_row": None if near is None else f"{near.claim} [{near.form}] on {_where(near)}",
                     "controls_caught": sum(c.caught for c in cs), "controls": len(cs),
                     "checks": len(rows), "violated": sum(r.holds is False for r in rows),
                     "inconclusive": sum(r.holds is None for r in rows)})
@@ -167,7 +179,7 @@ def _answer_md(ans: list[dict], inst: dict[str, dict], power: list[dict]) -> lis
             ex = f"closest: {c['instance']}: {c['numbers']} ({c['form']}, ratio {c['ratio']:.3g})"
         else:
             ex = "—"
-        pw = ("—" if a["tightest_ratio"] is None else f"ratio {a['tightest_ratio']:.3g}") + \
+        pw = ("—" if a["tightest_ratio"] is None else f"ratio {a['tightest_ratio']:.3g} ({a['tightest_row']})") + \
             (f"; controls {a['controls_caught']}/{a['controls']}" if a["controls"] else "; no structural controls")
         lines.append(f"| {a['claim']} | {a['statement']} | {a['verdict']} ({a['checks']} checks, {a['violated']} violated, "
                      f"{a['inconclusive']} inconclusive) | {ex} | {', '.join(a['errata']) or '—'} | {pw} |")
