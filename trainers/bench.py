@@ -1,7 +1,12 @@
-"""Throughput of the trainers: environment steps per second, each with its updates, and where the
+"""Throughput of the trainers: environment steps per hour, each with its updates, the training
+step's GFLOP/s next to a single-thread 256×256×256 matmul measured in the same run, and where the
 time goes.
 
     python -m trainers.bench [--steps 300] [--threads 2] [--no-sn] [--algos rp-dp,rp-dr,ddpg,rp0]
+
+GFLOP/s = the matrix-product FLOPs of one update (``torch.utils.flop_counter``: mm, addmm, bmm,
+baddbmm, forward and backward) per second of this process's CPU time, so other processes on the
+machine slow the wall clock but not the ratio; the matmul reference is timed the same way.
 
 For each algorithm and h ∈ {0, 3, 10} (h = 0 only for ddpg and rp0) at the default network sizes
 and update ratio, the buffer is pre-filled with random Hopper-v5 transitions and the model warm-up
@@ -18,6 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
@@ -34,8 +40,29 @@ def timed(fn, name: str, totals: dict):
     return wrapper
 
 
+def matmul_gflops(n: int = 256, seconds: float = 1.0) -> float:
+    """GFLOP/s of an n×n×n float32 matmul on the current torch threads, per second of CPU time."""
+    a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    for _ in range(20):
+        torch.mm(a, b, out=out)
+    reps, c0 = 0, time.process_time()
+    while time.process_time() - c0 < seconds:
+        for _ in range(50):
+            torch.mm(a, b, out=out)
+        reps += 50
+    return 2 * n ** 3 * reps / (time.process_time() - c0) / 1e9
+
+
+def update_flops(agent: Agent, buffer: ReplayBuffer, step: int) -> int:
+    """Matrix-product FLOPs of one ``agent.update`` (on a copy of the sampling generator's state)."""
+    with FlopCounterMode(display=False) as counter:
+        agent.update(buffer, np.random.default_rng(0), step=step)
+    return counter.get_total_flops()
+
+
 def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[float, float, dict]:
-    """(steps/s of wall time, steps/s of this process's CPU time, wall-time share per phase).
+    """(steps/s of wall time, steps/s of this process's CPU time, wall-time share per phase); the
+    share dict also holds ``flops``, the matrix-product FLOPs of one update.
 
     With one thread the CPU-time rate is what a dedicated core gives, even when other processes
     share the machine; the wall-time rate is what this machine gave now."""
@@ -61,6 +88,7 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[
 
     for _ in range(prefill):
         env_step(rng.uniform(-1, 1, agent.act_dim))
+    flops = update_flops(agent, buffer, cfg.model_warmup)
     totals: dict[str, float] = defaultdict(float)
     for name in ("act", "update_model", "update_critic", "update_policy"):
         setattr(agent, name, timed(getattr(agent, name), name, totals))
@@ -77,7 +105,7 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[
     if profiler is not None:
         profiler.stop()
     totals["other"] = elapsed - sum(totals.values())
-    return steps / elapsed, steps / cpu, {k: v / elapsed for k, v in totals.items()}
+    return steps / elapsed, steps / cpu, {**{k: v / elapsed for k, v in totals.items()}, "flops": flops}
 
 
 def main(argv=None) -> None:
@@ -89,9 +117,12 @@ def main(argv=None) -> None:
     p.add_argument("--hs", default="0,3,10")
     p.add_argument("--profile", action="store_true", help="operator profile of rp-dp h=3")
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    ref = matmul_gflops()
     print(f"threads={args.threads} sn={args.sn} steps={args.steps} (defaults otherwise)")
-    print(f"{'algo':6} {'h':>3} {'steps/s':>8} {'steps/h':>9} {'cpu steps/h':>11}  "
-          "time share: act env model critic policy other")
+    print(f"256x256x256 matmul: {ref:.1f} GFLOP/s (CPU time, {args.threads} thread(s))")
+    print(f"{'algo':6} {'h':>3} {'steps/s':>8} {'steps/h':>9} {'cpu steps/h':>11} {'GFLOP/step':>10} "
+          f"{'GFLOP/s':>8} {'ratio':>6}  time share: act env model critic policy other")
     for algo in args.algos.split(","):
         for h in (int(x) for x in args.hs.split(",")):
             if (algo in ("ddpg", "rp0")) != (h == 0):
@@ -100,7 +131,9 @@ def main(argv=None) -> None:
             rate, cpu_rate, share = bench(cfg, args.steps)
             parts = " ".join(f"{share.get(k, 0):.2f}" for k in
                              ("act", "env", "update_model", "update_critic", "update_policy", "other"))
-            print(f"{algo:6} {h:>3} {rate:8.1f} {rate * 3600:9.0f} {cpu_rate * 3600:11.0f}  {parts}", flush=True)
+            gflops = share["flops"] * cpu_rate / 1e9  # acting adds 0.3 MFLOP per step, not counted
+            print(f"{algo:6} {h:>3} {rate:8.1f} {rate * 3600:9.0f} {cpu_rate * 3600:11.0f} {share['flops'] / 1e9:10.2f} "
+                  f"{gflops:8.1f} {gflops / ref:6.2f}  {parts}", flush=True)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
         prof = profile(activities=[ProfilerActivity.CPU])
