@@ -440,6 +440,7 @@ def _path_statistics(out: dict, detail: dict, name: str, j: dict, w: Tensor, suf
     per_step = _masked_mean(err, w)
     out[f"eps_f_{name}{suffix}"] = float(per_step.max())
     out[f"eps_f_{name}_rel{suffix}"] = float(_masked_mean(err / size, w).max())
+    out[f"eps_f_{name}_median{suffix}"] = float(err[w.bool()].median())  # the mean is heavy-tailed at contacts
     detail[f"eps_f_{name}_per_step{suffix}"] = per_step.tolist()
     keep = w.bool()
     for key, val in (("L_f_sim", spectral(torch.cat([j["f_s"], j["f_a"]], -1))),
