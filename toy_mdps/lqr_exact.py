@@ -144,9 +144,14 @@ def form_moments(p, G: np.ndarray, beta: float, mass_error: float = 1e-10) -> tu
     kurt = KURTOSIS[p.noise_kind]
     if kurt:
         diag = np.einsum("kii->ki", Gee)
-        q = lambda F: (lambda d: d @ d.T)(np.einsum("ic,kij,jc->kc", F, G00, F))
-        age = np.cumsum([np.zeros_like(TT)] + [q(powers[m] @ step) for m in range(len(powers) - 1)], axis=0)
-        Q = np.stack([q(p.L_0)] + [q(powers[t] @ p.L_0) + age[t] for t in range(len(powers))])
+        Mt = np.stack(powers)  # (T + 1, d_s, d_s)
+
+        def q(F):  # Σ over the columns c of F of (cᵀG_k c)(cᵀG_l c), batched over the first axis
+            d = np.einsum("tic,kij,tjc->tkc", F, G00, F)
+            return d @ d.transpose(0, 2, 1)
+
+        age = np.concatenate([np.zeros_like(TT)[None], np.cumsum(q(Mt[:-1] @ step), axis=0)])
+        Q = np.concatenate([q(p.L_0[None]), q(Mt @ p.L_0) + age])
         second_c = second_c + kurt * (Q + diag @ diag.T)
     w = weights[keep]
     return w @ mean_c[keep], np.einsum("c,ckl->kl", w, second_c[keep])
