@@ -31,11 +31,13 @@ import torch
 
 from bounds import bias as BB
 from bounds.numeric import Evaluator
+from bounds.symbols import h as H_SYMBOL
 from toy_mdps.lqr import LQR
 from verify import instances, measure, stats
-from verify.registry import figure, section, worst
+from verify.mutations import changes
+from verify.registry import controls, figure, section, worst
 from verify.stats import LEVEL
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 BOUNDS: dict[str, tuple[str, Callable]] = {
     "(5.3)": ("printed", BB.bias_printed),
@@ -101,11 +103,14 @@ def errors(eps_f: float, delta_v: float, h: float) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=None)
-def _evaluator(name: str) -> Evaluator:
-    return Evaluator(BOUNDS[name][1](), name)
+def _evaluator(name: str, change: str = "") -> Evaluator:
+    """The bound ``name``, with the structural ``change`` of ``verify.mutations`` if given."""
+    expr = BOUNDS[name][1]()
+    return Evaluator(changes(expr, H_SYMBOL)[change] if change else expr, f"{name} {change}".strip())
 
 
-def bound_value(name: str, ef: float, dv: float, h: float, beta: float, errs: tuple[float, float] | None = None) -> float:
+def bound_value(name: str, ef: float, dv: float, h: float, beta: float, errs: tuple[float, float] | None = None,
+                change: str = "") -> float:
     """The bound on the problem with Â = A + ``ef`` and critic perturbation ``dv``: its own constants
     (L_f̂ of Â, L_Q̂ of the perturbed critic) and its realised (ε_f, ε_v) at step h, or ``errs``.
     h = ∞ is evaluated at the unrolled ``HORIZON_INF`` steps (the estimator actually used; at h = ∞
@@ -114,7 +119,7 @@ def bound_value(name: str, ef: float, dv: float, h: float, beta: float, errs: tu
     e_f, e_v = errors(ef, dv, h) if errs is None else errs
     h = HORIZON_INF if math.isinf(h) else h
     params = instances.bound_params(p, eps_f=e_f, eps_v=e_v, kappa=1 / math.sqrt(1 - p.gamma), beta=beta)
-    return float(_evaluator(name)(h=h, **params).value)
+    return float(_evaluator(name, change)(h=h, **params).value)
 
 
 def bias(eps_f: float, delta_v: float, h: float, beta: float, estimator: str, quick: bool) -> measure.Bound:
@@ -132,17 +137,18 @@ def _inst(estimator, beta, h, **more) -> dict:
             "beta": beta, "h": _key(h), **more}
 
 
-def bound_check(name: str, estimator: str, beta: float, h: float, quick: bool) -> CheckResult:
-    """b_t ≤ bound(ε_f, ε_v) over the ε grid at (estimator, β, h); the deciding row."""
+def bound_check(name: str, estimator: str, beta: float, h: float, quick: bool, change: str = "") -> CheckResult:
+    """b_t ≤ bound(ε_f, ε_v) over the ε grid at (estimator, β, h); the deciding row. ``change``: the
+    bound with one structural change of ``verify.mutations`` (a negative control)."""
     rows = []
     for ef, dv in _grid(quick):
         b = bias(ef, dv, h, beta, estimator, quick)
         e_f, e_v = errors(ef, dv, h)
         rows.append(CheckResult("prop5.8", BOUNDS[name][0],
                                 _inst(estimator, beta, h, bound=name, eps_f=round(e_f, 4), eps_v=round(e_v, 4)),
-                                b.estimate, (b.lower, b.upper), bound_value(name, ef, dv, h, beta), level=LEVEL,
-                                note="κ = (1 − γ)^{-1/2}; constants of the perturbed model and critic; ε grid "
-                                     + str(_grid(quick))))
+                                b.estimate, (b.lower, b.upper), bound_value(name, ef, dv, h, beta, change=change),
+                                level=LEVEL, note="κ = (1 − γ)^{-1/2}; constants of the perturbed model and critic; ε grid "
+                                + str(_grid(quick)) + (f"; control: {change}" if change else "")))
     return worst(rows)
 
 
@@ -267,6 +273,22 @@ def _holm_per_claim(rows: list[CheckResult]) -> list[CheckResult]:
 def results(quick: bool) -> list[CheckResult]:
     """Every row, violated verdicts at family-wise level 1 − LEVEL per claim (Holm)."""
     return _holm_per_claim(bound_checks(quick) + zero_checks(quick) + sensitivity_checks(quick))
+
+
+@controls("prop5.8")
+def structural_controls(quick: bool) -> list[Control]:
+    """Each bound with each applicable change of ``verify.mutations``, on every (estimator, β, h) where
+    the real bound holds, against the same measurement."""
+    out = []
+    for name in BOUNDS:
+        for change in changes(BOUNDS[name][1](), H_SYMBOL):
+            for e in ESTIMATORS:
+                for beta in BETAS:
+                    for h in HS:
+                        real = bound_check(name, e, beta, h, quick)
+                        if real.holds is True:
+                            out.append(Control(change, real, bound_check(name, e, beta, h, quick, change=change)))
+    return out
 
 
 @section("remark5.9", "Remark 5.9: which start distribution μ minimises the bias", order=35)

@@ -305,3 +305,16 @@ def test_recorded_verdict(table, key):
     if m:
         assert math.isclose(r.measured, float(m[1]), rel_tol=1e-3), (reason, r.describe())
         assert math.isclose(r.bound, float(m[2]), rel_tol=1e-3, abs_tol=1e-12), (reason, r.describe())
+
+
+@pytest.mark.parametrize("name", ["(C.24)", "(C.24) corrected", "(5.3) corrected"])
+def test_structural_controls_are_not_caught_the_bounds_are_loose(name):
+    """Power: on RP-DP, β = 0.5, h = 3 every structural change of ``verify.mutations`` still holds — the
+    bias bounds are too loose here (orders of magnitude above b_t) for this check to catch a careless
+    derivation. ``prop58.structural_controls`` finds the same on every holding (estimator, β, h)."""
+    from verify.mutations import changes
+    real = prop58.bound_check(name, "dp", 0.5, 3, QUICK)
+    assert real.holds is True and real.bound > 10 * real.ci[1], real.describe()
+    for change in changes(prop58.BOUNDS[name][1](), prop58.H_SYMBOL):
+        r = prop58.bound_check(name, "dp", 0.5, 3, QUICK, change=change)
+        assert r.holds is True, (change, r.describe())
