@@ -2,6 +2,7 @@
 import math
 
 import pytest
+import sympy
 
 import bounds
 from bounds import hstar
@@ -26,3 +27,26 @@ def test_evaluate_by_name():
     assert float(r.value) == pytest.approx(0.6 * 4 * 1.3**3 * 1.7**3, rel=1e-12)
     assert float(r.log) == pytest.approx(math.log(0.6 * 4 * 1.3**3 * 1.7**3), rel=1e-12)
     assert bounds.evaluator("c10").name == "c10"
+
+
+def test_numeric_lambert_w_of_a_sympy_argument():
+    # hstar._w_of: W of (C.37)'s argument through its log; against scipy's W of the same number
+    from scipy.special import lambertw
+    for g, ef, ev in ((0.99, 1e-3, 1.0), (0.7, 2.0, 5.0)):
+        arg = 2 / 3 * math.log(1 / g) ** (4 / 3) * (ev / ef) ** (2 / 3)
+        got = float(hstar._w_of(hstar._h2_arg(3))(gamma=g, eps_f=ef, eps_v=ev))
+        assert got == pytest.approx(float(lambertw(arg).real), rel=1e-12)
+        arg1 = 2 * math.log(g) ** 2
+        assert float(hstar._w_of(2 * sympy.log(hstar.gamma) ** 2)(gamma=g)) == pytest.approx(
+            float(lambertw(arg1).real), rel=1e-12)
+
+
+def test_split_signs_of_c30():
+    # (C.29)-(C.30) = P − Q with P = h^7/N + h^7 ε_f², Q = (h^6/N + h^4 ε_v²) γ^{2h} log(1/γ)
+    P, Q = hstar._split_signs(hstar.g1_prime() + hstar.g2_prime())
+    p = {hstar.h: 1.7, hstar.gamma: 0.9, hstar.eps_f: 0.3, hstar.eps_v: 0.8, hstar.N: 4}
+    ell = math.log(1 / 0.9)
+    assert float(P.subs(p)) == pytest.approx(1.7**7 / 4 + 1.7**7 * 0.09, rel=1e-12)
+    assert float(Q.subs(p)) == pytest.approx((1.7**6 / 4 + 1.7**4 * 0.64) * 0.9**3.4 * ell, rel=1e-12)
+    lp = hstar._gp_sign_log(h=1.7, gamma=0.9, eps_f=0.3, eps_v=0.8, N=4)
+    assert float(lp) == pytest.approx(math.log(float(P.subs(p))) - math.log(float(Q.subs(p))), rel=1e-12)
