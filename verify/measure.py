@@ -4,7 +4,7 @@ For a toy MDP (``toy_mdps``: policy, model f̂, critic Q̂, samplers, true ∇J)
 independent per-sample gradients ĝ_m of (4.2) (RP-DP) or (4.5) (RP-DR) and report
 
 - the mean E ĝ (the same for every batch size N),
-- the bias b = ‖∇J − E ĝ‖ with a lower and an upper one-sided bound,
+- the bias b = ‖∇J − E ĝ‖ with a two-sided interval,
 - the variance v(N) = E‖ĝ − E ĝ‖² of the batch-N estimator, v(N) = v(1)/N, with bounds,
 - the realised ε_f (4.7), ε_v (4.8) under both readings, and κ (5.2), where the toy defines them.
 
