@@ -55,9 +55,9 @@ from bounds import convergence as BC
 from bounds.numeric import direct
 from verify import stats
 from verify.proof_chains_smooth import OffsetToy
-from verify.registry import figure, section
+from verify.registry import controls, figure, section
 from verify.stats import LEVEL
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 #: H -> toy; L, θ* and ∇J do not depend on H (only E ĝ does)
 TOYS = {5: OffsetToy(H=5), 60: OffsetToy(H=60)}
@@ -90,6 +90,7 @@ def config(quick: bool) -> Config:
 
 #: no projection (Algorithm 1, the verdicts) and the projected experiment
 DELTAS = (math.inf, TOY.theta_star / 2)
+FREE = math.inf
 
 
 @lru_cache(maxsize=None)
@@ -226,6 +227,19 @@ def results(quick: bool) -> list[CheckResult]:
     """Every row, violated verdicts at family-wise level 1 − LEVEL per claim (Holm)."""
     rows = results_all(quick)
     return [r for claim in dict.fromkeys(r.claim for r in rows) for r in stats.holm([x for x in rows if x.claim == claim])]
+
+
+#: structural controls: the bound with one group of its terms removed (a derivation that lost them)
+DROPS = (("b",), ("v",), ("DeltaJ",), ("b", "DeltaJ"), ("v", "DeltaJ"))
+
+
+@controls("prop5.2")
+def structural_controls(quick: bool) -> list[Control]:
+    """Each form on Algorithm 1's runs with one group of terms removed (``DROPS``): b_t terms (2δ b_t,
+    b_t², ε(T)), v_t terms, the E[J(θ_T) − J(θ_·)] term, or two of them."""
+    return [Control(f"{' and '.join(d)} terms removed", check(name, H, T, FREE, quick),
+                    check(name, H, T, FREE, quick, drop=d))
+            for name in BOUNDS for H, T in config(quick).pairs() for d in DROPS]
 
 
 @figure("prop5.2")

@@ -95,3 +95,14 @@ def test_unprojected_iterates_leave_a_ball_that_excludes_the_maximiser():
     Θ = [−θ*/2, θ*/2], so Prop 5.2's hypothesis holds only for a Θ chosen after the run."""
     r = prop52.run(5, dict(prop52.QUICK.Ts)[5][0], FREE, QUICK)
     assert r.radius > PROJ
+
+
+def test_power_on_algorithm1_is_nil():
+    """Power: on Algorithm 1 every form holds with bound/measured ≥ 200, and none of the structural
+    controls (b_t, v_t or J terms removed, alone or in pairs) is caught: min_t E‖∇J(θ_t)‖² is the best
+    iterate's, far below an average-based bound, so these verdicts cannot tell the printed bound from
+    a careless variant on this toy."""
+    cs = prop52.structural_controls(QUICK)
+    assert len(cs) == 100 and all(c.real.holds is True for c in cs)
+    assert not any(c.control.holds is False for c in cs)
+    assert min(c.real.bound / c.real.measured for c in cs) > 200
