@@ -240,3 +240,18 @@ def test_training_hook_writes_theory_csv_and_leaves_training_unchanged(tmp_path)
 def test_theory_every_needs_a_model():
     with pytest.raises(ValueError, match="theory_every needs a learned model"):
         Config.tiny(algo="rp0", h=0, theory_every=100).validate()
+
+
+def test_a_contact_switch_inside_the_difference_is_flagged():
+    """Dropped onto the floor, some step switches a contact within eps: the difference then scales
+    like 1/eps. Those states are flagged, smooth ones are not."""
+    sim = theory.Simulator("Hopper-v5")
+    rng = np.random.default_rng(7)
+    flags = []
+    for _ in range(40):
+        s = np.concatenate([sim.env.init_qpos[1:], rng.uniform(-1, 1, sim.nv)])
+        s[0] += rng.uniform(-0.02, 0.02)  # the foot near the floor
+        flags.append(sim.jacobian(s, rng.uniform(-1, 1, sim.nu), check=True).nonsmooth)
+    smooth, _ = theory.contact_free_states(sim, 3, rng)
+    assert not any(sim.jacobian(s, np.zeros(sim.nu), check=True).nonsmooth for s in smooth)
+    assert any(flags)

@@ -83,6 +83,7 @@ class StepJacobian:
     constrained: bool      # a contact or joint limit was active in some frame: f is only piecewise smooth
     clipped_in: bool       # s has a velocity at ±10: the state is not determined by s
     clipped_out: bool      # s' has a clipped velocity: those rows of f_s, f_a are 0
+    nonsmooth: bool = False  # the differences at eps and eps/10 disagree: a contact switches inside them
 
 
 class Simulator:
@@ -142,10 +143,19 @@ class Simulator:
         mujoco.mj_setState(m, d, self._saved, self._spec)
         return a_mat, b_mat
 
-    def jacobian(self, obs: np.ndarray, a: np.ndarray, eps: float = 1e-6) -> StepJacobian:
+    def jacobian(self, obs: np.ndarray, a: np.ndarray, eps: float = 1e-6, check: bool = False) -> StepJacobian:
         """∂f/∂s, ∂f/∂a (and ∂r) of one env step: the frame-skip ``mj_step`` Jacobians chained with
-        the control held, then mapped to observations (x dropped, clipped rows zeroed)."""
+        the control held, then mapped to observations (x dropped, clipped rows zeroed).
+
+        With ``check`` the step is differenced again at eps/10: where the two disagree by more than
+        1e-3 (relative), a contact or limit switches within eps and the difference measures the jump
+        (it scales like 1/eps), not a derivative; that state is flagged ``nonsmooth`` and the eps/10
+        Jacobian is returned."""
         obs, a = np.asarray(obs, np.float64), np.asarray(a, np.float64)
+        if check:
+            coarse, fine = self.jacobian(obs, a, eps), self.jacobian(obs, a, eps / 10)
+            bad = max(relative_error(coarse.f_s, fine.f_s), relative_error(coarse.f_a, fine.f_a)) > 1e-3
+            return dataclasses.replace(fine, nonsmooth=True) if bad else coarse
         m, d, n = self.m, self.d, self.nv
         self.set_obs(obs)
         d.ctrl[:] = a
@@ -221,7 +231,8 @@ class _SimStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, s: Tensor, a: Tensor, sim: Simulator):
-        jacs = [sim.jacobian(si, ai) for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
+        jacs = [sim.jacobian(si, ai, check=True)
+                for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
         ctx.jacs = jacs
         nxt = torch.tensor(np.stack([j.next_obs for j in jacs]), dtype=s.dtype)
         r = torch.tensor([j.reward for j in jacs], dtype=s.dtype)
@@ -271,7 +282,7 @@ class SimulatorModel:
 def sim_jacobians(sim: Simulator, s: Tensor, a: Tensor) -> tuple[Tensor, Tensor, list]:
     """∂f/∂s, ∂f/∂a of the simulator at each row of (s, a) (raw observations), and the
     ``StepJacobian``s."""
-    jacs = [sim.jacobian(si, ai) for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
+    jacs = [sim.jacobian(si, ai, check=True) for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
     return torch.tensor(np.stack([j.f_s for j in jacs])), torch.tensor(np.stack([j.f_a for j in jacs])), jacs
 
 
@@ -399,7 +410,8 @@ def _path_jacobians(sim: Simulator, vx: instrument.ValueExpansion, path: Rollout
     fh_s, fh_a = model_jacobians(vx.model, s, a)
     pi_s = policy_state_jacobian(vx.policy, s, varsigma[:h].reshape(h * n, -1))
     out = dict(f_s=f_s, f_a=f_a, fh_s=fh_s, fh_a=fh_a, pi_s=pi_s,
-               constrained=torch.tensor([j.constrained for j in jacs], dtype=torch.float64))
+               constrained=torch.tensor([j.constrained for j in jacs], dtype=torch.float64),
+               nonsmooth=torch.tensor([j.nonsmooth for j in jacs], dtype=torch.float64))
     return {k: v.reshape(h, n, *v.shape[1:]) for k, v in out.items()}
 
 
@@ -510,7 +522,8 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
         paths = {"real": rollout(vx.policy, simm.model, s0, noise, h),
                  "imag": rollout(vx.policy, vx.model, s0, noise, h)}
         # 1. the FD error of the step Jacobian at replay states and policy actions
-        fd = [max(relative_error(sim.jacobian(si, ai).f_s, fs), relative_error(sim.jacobian(si, ai).f_a, fa))
+        fd = [max(relative_error(sim.jacobian(si, ai, check=True).f_s, fs),
+                  relative_error(sim.jacobian(si, ai, check=True).f_a, fa))
               for si, ai in zip(paths["real"].s[0, :n_fd].double().numpy(), paths["real"].a[0, :n_fd].double().numpy())
               for fs, fa in [sim.fd_jacobian(si, ai)]]
         out["fd_rel_error_replay_median"], out["fd_rel_error_replay_max"] = float(np.median(fd)), float(np.max(fd))
@@ -519,16 +532,19 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
                  "imag": torch.ones(h, n, dtype=torch.float64)}
         out["real_alive_fraction"] = float(alive["real"].mean())
         jac = {k: _path_jacobians(sim, vx, p, noise.varsigma, h) for k, p in paths.items()}
+        # ε_f and the Lipschitz statistics use the states where the step is differentiable at FD resolution
+        smooth = {k: alive[k] * (1 - j["nonsmooth"]) for k, j in jac.items()}
         for name, j in jac.items():
             out[f"constrained_{name}"] = float(_masked_mean(j["constrained"], alive[name]).mean())
+            out[f"nonsmooth_{name}"] = float(_masked_mean(j["nonsmooth"], alive[name]).mean())
             for suffix, jj in (("", j), ("_units", _in_units(j, scale))):
                 # 2. eps_f of (4.7), coupled reading; 3. local Lipschitz constants
-                _path_statistics(out, detail, name, jj, alive[name], suffix)
+                _path_statistics(out, detail, name, jj, smooth[name], suffix)
         # 2'. paired reading of (4.7): f on the real path against f̂ on the imagined path, same s_0 and ς
         for suffix, r, m in (("", jac["real"], jac["imag"]),
                              ("_units", _in_units(jac["real"], scale), _in_units(jac["imag"], scale))):
             paired = spectral(m["fh_s"] - r["f_s"]) + spectral(m["fh_a"] - r["f_a"])
-            out[f"eps_f_paired{suffix}"] = float(_masked_mean(paired, alive["real"]).max())
+            out[f"eps_f_paired{suffix}"] = float(_masked_mean(paired, smooth["real"] * smooth["imag"]).max())
         # 4. gradient paths: f̂ along the imagined path, f along the real one, in both coordinates
         for name, fk in (("imag", ("fh_s", "fh_a")), ("real", ("f_s", "f_a"))):
             systems = [(jj[fk[0]], jj[fk[1]], jj["pi_s"]) for jj in (jac[name], _in_units(jac[name], scale))]
