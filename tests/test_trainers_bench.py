@@ -1,0 +1,47 @@
+"""trainers.bench's two measurements: the FLOPs of one update and the matmul reference."""
+import numpy as np
+import torch
+
+from trainers import bench
+from trainers.agents import Agent
+from trainers.buffer import ReplayBuffer
+from trainers.config import Config
+
+
+def filled(cfg: Config) -> tuple[Agent, ReplayBuffer]:
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(11, 3)
+    for t in range(300):
+        obs = rng.normal(size=11)
+        buffer.add(obs, rng.uniform(-1, 1, 3), 1.0, obs + 0.1, t % 50 == 49, t % 50 == 49)
+    torch.manual_seed(0)
+    return Agent(cfg, 11, 3), buffer
+
+
+def test_update_flops_scale_with_the_batch():
+    # every matrix product of an update is linear in the batch; only SN's power iteration is not
+    flops = {}
+    for b in (16, 32):
+        agent, buffer = filled(Config.tiny(algo="rp-dp", h=3, sn=False, batch_size=b))
+        flops[b] = bench.update_flops(agent, buffer, step=agent.cfg.model_warmup)
+    assert flops[16] > 0
+    assert flops[32] == 2 * flops[16]
+
+
+def test_update_flops_match_a_hand_count_for_ddpg_critic_and_actor():
+    cfg = Config.tiny(algo="ddpg", h=0, batch_size=8, critic_layers=2, policy_layers=2)
+    agent, buffer = filled(cfg)
+    n, hdim = 8, cfg.critic_hidden
+    mlp = lambda i, o: 2 * n * (i * hdim + hdim * o)  # two Linear layers, forward
+    critic, policy = mlp(14, 1), mlp(11, 3)
+    # critic update: target actor + target critic forward, critic forward and backward (weight
+    # gradients, and input gradient of the second layer only); actor update: actor forward and
+    # backward (weights; input gradient of its second layer), critic forward and input gradients
+    # of both layers (the action needs them), frozen weights
+    critic_step = policy + critic + critic + (critic + 2 * n * hdim * 1)
+    actor_step = policy + (policy + 2 * n * hdim * 3) + critic + 2 * n * (hdim * 1 + 14 * hdim)
+    assert bench.update_flops(agent, buffer, step=cfg.model_warmup) == critic_step + actor_step
+
+
+def test_matmul_reference_is_positive():
+    assert bench.matmul_gflops(n=64, seconds=0.05) > 0
