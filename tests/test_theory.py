@@ -243,8 +243,9 @@ def test_theory_every_needs_a_model():
 
 
 def test_a_contact_switch_inside_the_difference_is_flagged():
-    """Dropped onto the floor, some step switches a contact within eps: the difference then scales
-    like 1/eps. Those states are flagged, smooth ones are not."""
+    """In the initial pose the thigh and leg joints sit at the upper end of their ranges (0 rad), so
+    a joint limit switches within eps and the difference scales like 1/eps (1e4 at eps = 1e-6, 1e5
+    at 1e-7): such states are flagged, smooth ones are not."""
     sim = theory.Simulator("Hopper-v5")
     rng = np.random.default_rng(7)
     flags = []
