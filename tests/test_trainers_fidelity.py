@@ -237,3 +237,15 @@ def test_math_is_independent_of_the_acting_cache():
     assert all(np.array_equal(single, c) for c in cached)
     assert agent.policy.training
     assert math.isfinite(float(single.sum()))
+
+
+def test_resume_of_a_checkpoint_from_another_agent_layout_exits_2(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(Config.tiny(steps=60, learning_starts=50, out=str(run))) == 0
+    ck = torch.load(run / CHECKPOINT, weights_only=False)
+    del ck["agent"]["critic"]  # as if written before the critic's layout changed
+    torch.save(ck, run / CHECKPOINT)
+    capsys.readouterr()
+    assert main(["--resume", str(run), "--steps", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not fit this version's agent" in err

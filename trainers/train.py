@@ -94,7 +94,8 @@ def measure(cfg: Config, agent: Agent, buffer: ReplayBuffer, out: Path, n: int, 
 
 
 def train(cfg: Config, resume: bool = False) -> int:
-    """Run (or resume) training; returns the process exit status (0, or 1 on a non-finite value)."""
+    """Run (or resume) training; returns the process exit status (0; 1 on a non-finite value; 2 when
+    the checkpoint does not fit the agent)."""
     cfg.validate()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -111,12 +112,17 @@ def train(cfg: Config, resume: bool = False) -> int:
 
     if resume:
         ck = torch.load(ckpt_path, weights_only=False)
-        agent.load_state_dict(ck["agent"])
-        buffer.load_state_dict(ck["buffer"])
-        rng.bit_generator.state = ck["rng"]["numpy"]
-        torch.set_rng_state(ck["rng"]["torch"])
-        random.setstate(ck["rng"]["python"])
-        set_env_state(env, ck["env"])
+        try:
+            agent.load_state_dict(ck["agent"])
+            buffer.load_state_dict(ck["buffer"])
+            rng.bit_generator.state = ck["rng"]["numpy"]
+            torch.set_rng_state(ck["rng"]["torch"])
+            random.setstate(ck["rng"]["python"])
+            set_env_state(env, ck["env"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:  # e.g. written by an older agent layout
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"error: {ckpt_path} does not fit this version's agent ({reason[:120]})", file=sys.stderr)
+            return 2
         loop = ck["loop"]
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))  # --steps may have grown
         run_info = json.loads((out / "run.json").read_text())
