@@ -34,6 +34,12 @@ def test_search_refutes_printed_c10_with_sub1_constants():
     assert res.verdict is False and res.best.hypotheses["L_f < 1"] and res.best.hypotheses["L_pi < 1"]
 
 
+def test_default_search_refutes_printed_c12_in_the_sub1_shell():
+    """Without --sub1 the second start searches L_f, L_π → 1, where (C.12) as printed fails (E1)."""
+    res = S.search("C.12", "printed", budget=600, seed=0)
+    assert res.verdict is False and res.best.hypotheses["L_f < 1"] and res.best.hypotheses["L_pi < 1"]
+
+
 def test_search_does_not_refute_corrected_c12():
     res = S.search("C.12", "corrected", budget=300, seed=0)
     assert res.verdict is True and res.raw_ratio <= 1
