@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from verify import claims  # noqa: E402  (registers the sections)
+from verify import claims, instances  # noqa: E402  (claims registers the sections)
 from verify.registry import ordered  # noqa: E402
 from verify.verdict import CheckResult, Control  # noqa: E402
 
@@ -41,21 +41,29 @@ def _fmt(x: float) -> str:
 ROW_KEYS = ("line", "h", "i", "t", "N", "bound", "estimator", "beta", "eta", "delta", "reading", "arm", "note")
 
 
+def _name(r: CheckResult) -> str:
+    i = r.instance
+    return str(i.get("mdp") or (f"search: {i['family']}" if "family" in i else "unnamed"))
+
+
 def instances_table(results: list[CheckResult]) -> dict[str, dict]:
-    """Each instance name (``instance["mdp"]``) with the parameters all its rows share."""
+    """Each instance name (``instance["mdp"]``) with its parameters: the spec of
+    ``verify.instances`` where it is one, else the parameters all its rows share."""
     out: dict[str, dict] = {}
     for r in results:
-        name = str(r.instance.get("mdp", "?"))
+        name = _name(r)
         params = {k: v for k, v in r.instance.items() if k != "mdp" and k not in ROW_KEYS}
         if name not in out:
             out[name] = params
         else:
             out[name] = {k: v for k, v in out[name].items() if params.get(k, object()) == v}
+    for name in out.keys() & instances.SPECS.keys():
+        out[name] = {k: v for k, v in instances.describe(name).items() if k != "mdp"}
     return out
 
 
 def _row(r: CheckResult, shared: dict[str, dict]) -> str:
-    name = r.instance.get("mdp", "?")
+    name = _name(r)
     own = {k: v for k, v in r.instance.items() if k != "mdp" and shared.get(name, {}).get(k, object()) != v}
     inst = f"{name}: " + ", ".join(f"{k}={v}" for k, v in own.items()) if own else str(name)
     rel = "≤" if r.direction == "le" else "≥"
@@ -88,7 +96,7 @@ def power_table(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
         t = tightest(rows)
         out.append({"claim": claim, "form": form, "checks": len(rows),
                     "tightest_ratio": None if t is None else ratio(t),
-                    "tightest_on": None if t is None else t.instance.get("mdp"),
+                    "tightest_on": None if t is None else _name(t),
                     "controls_caught": sum(c.caught for c in cs), "controls": len(cs),
                     "caught": sorted({c.change for c in cs if c.caught}),
                     "missed": sorted({c.change for c in cs if not c.caught} - {c.change for c in cs if c.caught})})
@@ -98,7 +106,7 @@ def power_table(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
 def _where(r: CheckResult) -> str:
     i = r.instance
     at = ", ".join(f"{k} = {i[k]}" for k in ("h", "i", "t", "eta", "beta", "arm") if k in i)
-    return f"{i.get('mdp', '?')}" + (f" ({at})" if at else "")
+    return _name(r) + (f" ({at})" if at else "")
 
 
 def _numbers(r: CheckResult) -> str:

@@ -46,7 +46,7 @@ def test_report_keeps_every_section_that_ran_and_names_the_one_that_failed(tmp_p
     assert ("prop5.4", "identity") not in power
     assert power[("prop5.4", "corrected")]["controls_caught"] == 1 and power[("prop5.4", "corrected")]["controls"] == 2
     assert power[("prop5.4", "corrected")]["tightest_ratio"] == 0.1
-    assert doc["instances"] == {"toy": {"A": 1}, "?": {}}
+    assert doc["instances"] == {"toy": {"A": 1}, "unnamed": {}}
     # the one-page answer opens the report: Prop 5.4 printed violated, corrected holds
     assert md.index("## The answer, claim by claim") < md.index("## Summary")
     ans = {a["claim"]: a for a in doc["answer"]}
