@@ -233,8 +233,6 @@ def test_training_hook_writes_theory_csv_and_leaves_training_unchanged(tmp_path)
     assert strip(tmp_path / "plain") == strip(tmp_path / "theory")
     lines = (tmp_path / "theory" / "theory.csv").read_text().splitlines()
     assert len(lines) == 2 and lines[1].startswith("150,2,")
-    written = figures.make_figures([tmp_path], tmp_path / "fig")
-    assert tmp_path / "fig" / "fig_theory.png" in written
 
 
 def test_theory_every_needs_a_model():
@@ -256,3 +254,16 @@ def test_a_contact_switch_inside_the_difference_is_flagged():
     smooth, _ = theory.contact_free_states(sim, 3, rng)
     assert not any(sim.jacobian(s, np.zeros(sim.nu), check=True).nonsmooth for s in smooth)
     assert any(flags)
+
+
+def test_theory_figure_draws_sn_and_vanilla(tmp_path):
+    cols = [c for _, pairs, _ in figures.THEORY_PANELS for c, _ in pairs]
+    for sn in (True, False):
+        run = tmp_path / ("sn" if sn else "vanilla")
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"env": "Hopper-v5", "algo": "rp-dp", "h": 3, "sn": sn, "seed": 0}))
+        (run / "metrics.csv").write_text("step,eval_return\n1000,1.0\n2000,2.0\n")
+        for step in (1000, 2000):
+            theory.append_csv(run, step, {**{c: 1.0 + step / 1000 for c in cols}, "eps_f_real_units": 2.0})
+    written = figures.make_figures([tmp_path], tmp_path / "fig")
+    assert tmp_path / "fig" / "fig_theory.png" in written
