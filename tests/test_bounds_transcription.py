@@ -300,12 +300,13 @@ def test_c5_chain_from_prop52():
 # --- Proposition 5.10 -----------------------------------------------------------------------------
 
 HP = [dict(gamma=0.99, eps_f=1e-3, eps_v=1.0, N=10), dict(gamma=0.9, eps_f=0.3, eps_v=0.05, N=1),
-      dict(gamma=0.7, eps_f=2.0, eps_v=5.0, N=64)]
+      dict(gamma=0.7, eps_f=2.0, eps_v=5.0, N=64),
+      dict(gamma=0.5, eps_f=5.0, eps_v=1e-3, N=2)]  # the last has (C.38) > (C.37): min and max swap
 DEF = dict(L_f=0.9, L_pi=0.9, L_theta=1.0, L_r=1.0, L_Q=1.0, L_Qhat=1.0, kappa=1.0, beta=0.5, e=0.0,
            eta=0.01, delta=1.0, L=1.0)
 
 
-@pytest.mark.parametrize("q", HP, ids=["g.99", "g.9", "g.7"])
+@pytest.mark.parametrize("q", HP, ids=["g.99", "g.9", "g.7", "g.5"])
 def test_c37_c38_c39_and_prop510_as_printed(q):
     g, ef, ev, n = q["gamma"], q["eps_f"], q["eps_v"], q["N"]
     C_h = 1.9
@@ -326,9 +327,12 @@ def test_c37_c38_c39_and_prop510_as_printed(q):
     assert float(BH.h_star_paper_np(**p, C_h=C_h)) == pytest.approx(paper_prop510(C_h=C_h, **q), rel=1e-10)
     assert np.allclose(BH.h_star_interval_np(**p), (min(h1, h2), max(h1, h2)), rtol=1e-10)
     assert np.allclose(BH.h_star_interval_paper_np(**p), (min(h1, h5), max(h1, h5)), rtol=1e-10)
+    # without N and C_h the defaults N = 1, C_h = 1 apply
+    bare = dict(gamma=g, eps_f=ef, eps_v=ev)
+    assert float(BH.h_star_paper_np(**bare)) == pytest.approx(paper_prop510(C_h=1, N=1, **bare), rel=1e-10)
 
 
-@pytest.mark.parametrize("q", HP, ids=["g.99", "g.9", "g.7"])
+@pytest.mark.parametrize("q", HP, ids=["g.99", "g.9", "g.7", "g.5"])
 def test_c29_c30_as_printed(q):
     C_h = 0.6
     for h in (0.5, 2.0, 7.0):
