@@ -267,3 +267,13 @@ def test_theory_figure_draws_sn_and_vanilla(tmp_path):
             theory.append_csv(run, step, {**{c: 1.0 + step / 1000 for c in cols}, "eps_f_real_units": 2.0})
     written = figures.make_figures([tmp_path], tmp_path / "fig")
     assert tmp_path / "fig" / "fig_theory.png" in written
+
+
+def test_cli_refuses_a_checkpoint_of_other_networks(tiny_run, tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    cfg = json.loads((tiny_run / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**cfg, "model_hidden": 8}))
+    (other / theory.CHECKPOINT).write_bytes((tiny_run / theory.CHECKPOINT).read_bytes())
+    assert theory.main([str(other)]) == 2
+    assert "does not match the current trainers" in capsys.readouterr().err

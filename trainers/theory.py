@@ -42,7 +42,6 @@ coordinates) and, where the agent normalises observations, also in raw observati
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import json
@@ -62,6 +61,8 @@ from torch.func import functional_call, jacrev, vmap
 from bounds import symbols as S
 from bounds import variance as V
 from trainers import estimators, instrument
+from trainers.agents import Agent
+from trainers.config import Config
 from trainers.envs import make_env
 
 VELOCITY_CLIP = 10.0  # gymnasium hopper_v5 / walker2d_v5 _get_obs
@@ -589,10 +590,7 @@ def append_csv(run_dir: Path, step: int, summary: dict) -> None:
 
 
 def load_run(run_dir: Path):
-    """(agent, replay observations, config) of a saved run, from config.json and its checkpoint."""
-    from trainers.agents import Agent
-    from trainers.config import Config
-
+    """(agent, replay observations, config, step) of a saved run, from config.json and its checkpoint."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a directory")
@@ -602,15 +600,19 @@ def load_run(run_dir: Path):
         cfg = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
         ck = torch.load(run_dir / CHECKPOINT, weights_only=False)
     except Exception as e:  # a torn or foreign file: one line, not a traceback
-        raise ValueError(f"cannot read {run_dir}: {type(e).__name__}: {e}") from None
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise ValueError(f"cannot read {run_dir}: {type(e).__name__}: {first}") from None
     if not cfg.uses_model:
         raise ValueError(f"{run_dir} is {cfg.algo} with h = {cfg.h}: no learned model to measure")
     env, _ = make_env(cfg.env)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
     agent = Agent(cfg, obs_dim, act_dim)
-    agent.load_state_dict(ck["agent"])
-    return agent, ck["buffer"]["obs"], cfg, int(ck["loop"]["step"])
+    try:
+        agent.load_state_dict(ck["agent"])
+        return agent, ck["buffer"]["obs"], cfg, int(ck["loop"]["step"])
+    except (KeyError, RuntimeError, TypeError) as e:  # written by another version of the trainers
+        raise ValueError(f"{run_dir / CHECKPOINT} does not match the current trainers: {type(e).__name__}") from None
 
 
 class _Parser(argparse.ArgumentParser):
