@@ -105,3 +105,11 @@ def test_published_runs_are_read_from_docs_runs(tmp_path):
     assert any(p.name == "fig4_sn_returns.png" for p in written)
     (run / "run.json").unlink()
     assert publish.main([str(run), "--to", str(docs)]) == 2
+
+
+def test_returns_keep_only_the_rows_where_the_evaluation_was_made(tmp_path):
+    d = fake_run(tmp_path, "Hopper-v5", "rp-dp", 3, True, 0, steps=(1000, 2000, 3000, 4000))
+    cfg = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**cfg, "eval_every": 2000}))
+    steps, _ = figures.returns(figures.load_run(d))
+    assert list(steps) == [2000, 4000]

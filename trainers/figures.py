@@ -54,6 +54,7 @@ class Run:
     gradvar: dict[str, np.ndarray] = field(default_factory=dict)
     landscapes: list[Path] = field(default_factory=list)
     theory: dict[str, np.ndarray] = field(default_factory=dict)
+    eval_every: Optional[int] = None  # metrics rows repeat the last evaluation between evaluations
 
     @property
     def key(self) -> tuple:
@@ -77,6 +78,7 @@ def load_run(path: Path) -> Run:
     run.landscapes = sorted((path / "landscapes").glob("*.npz"))
     if (path / "theory.csv").exists():
         run.theory = _read_csv(path / "theory.csv")
+    run.eval_every = cfg.get("eval_every")
     return run
 
 
@@ -99,6 +101,8 @@ def returns(run: Run) -> tuple[np.ndarray, np.ndarray]:
     col = "eval_return" if np.isfinite(m.get("eval_return", np.array([math.nan]))).any() else "episode_return"
     steps, y = m.get("step", np.array([])), m.get(col, np.array([]))
     ok = np.isfinite(y)
+    if col == "eval_return" and run.eval_every:  # the rows where the evaluation was made
+        ok &= steps % run.eval_every == 0
     return steps[ok], y[ok]
 
 
