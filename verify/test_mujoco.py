@@ -38,7 +38,7 @@ from trainers.config import Config
 from trainers.envs import make_env
 from trainers.instrument import ValueExpansion, gradient_gram, variance_from_gram
 from verify.stats import LEVEL
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Violated, require
 
 pytestmark = pytest.mark.mujoco
 
@@ -190,7 +190,7 @@ def test_variance_grows_exponentially_without_sn(measured):
     assert r.holds, r.describe()
 
 
-@pytest.mark.parametrize("arm", ["sn", pytest.param("sn_model", marks=pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.parametrize("arm", ["sn", pytest.param("sn_model", marks=pytest.mark.xfail(strict=True, raises=Violated, reason=(
     "measured 2026-11-25 (seed 0): v_vanilla(15) / v_SN-model(15) = 0.853, 99% CI [0.744, 0.987]: with the "
     "policy held fixed, the SN model does not lower the variance at h = 15 (slightly raises it); the SN arm's "
     "4x reduction is already there at h = 0, i.e. it comes from the SN policy, and both arms grow at the same "
@@ -203,4 +203,4 @@ def test_spectral_norm_lowers_variance_at_h15(measured, arm):
                     ci=tuple(measured[f"ratio_h15_vanilla_over_{arm}_ci"]), bound=1.0, direction="ge", level=LEVEL,
                     note=f"v_vanilla(15) / v_SN(15), {what}; same critic, start states and noise")
     print(r.describe())
-    assert r.holds, r.describe()
+    require(r)
