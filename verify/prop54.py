@@ -33,7 +33,7 @@ from bounds.symbols import h as H_SYMBOL
 from verify import instances, measure
 from verify.mutations import changes
 from verify.registry import controls, figure, section, worst
-from verify.stats import LEVEL, bootstrap_ci, log_slope
+from verify.stats import LEVEL, log_slope, log_variance_slope_ci
 from verify.verdict import CheckResult, Control
 
 #: bound name -> (form, sympy expression builder)
@@ -136,21 +136,9 @@ def scaled_below(inst: str, estimator: str, name: str, quick: bool) -> CheckResu
 
 @lru_cache(maxsize=None)
 def _slope_ci(inst: str, estimator: str, quick: bool) -> tuple[float, float, float]:
-    """Slope of log v_t over the window with its BCa interval (``stats.bootstrap_ci``): the
-    trajectories of every h in the window are resampled by row (the draws at different h are
-    independent, so resampling the rows jointly keeps them iid)."""
+    """Slope of log v_t over the window with its BCa interval (``stats.log_variance_slope_ci``)."""
     c, window = curve(inst, estimator, quick), config(quick).window
-    cols = [col for h in window for col in c.grads[c.hs.index(h)].T]
-    per_h = len(cols) // len(window)
-    x = np.asarray(window, float)
-    x = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
-
-    def slope(*columns, axis=-1):
-        logv = [np.log(sum(np.var(col, axis=axis, ddof=1) for col in columns[k * per_h:(k + 1) * per_h]))
-                for k in range(len(window))]
-        return sum(w * lv for w, lv in zip(x, logv))
-
-    return bootstrap_ci(slope, cols, LEVEL)
+    return log_variance_slope_ci(window, [c.grads[c.hs.index(h)] for h in window], LEVEL)
 
 
 def rate_check(inst: str, estimator: str, name: str, quick: bool, change: str = "", **override) -> CheckResult:
