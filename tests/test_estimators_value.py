@@ -33,17 +33,31 @@ def inputs(horizon, n=3):
                      torch.randn(horizon, n, 1, generator=g, dtype=torch.float64))
 
 
-def by_hand(s0, noise, h, alpha=0.0):
-    # (4.1): Σ_{i<h} γ^i (r(ŝ_i, â_i) − α log π) + γ^h (Q̂(ŝ_h, â_h) − α log π); h = ∞: all noise steps, no critic
+def terminal(s):
+    return s[:, 0] > 0.4
+
+
+def done_prob(s, a):
+    return 0.3 * torch.sigmoid((s + a)[:, 0])
+
+
+def by_hand(s0, noise, h, alpha=0.0, term=None, done=None):
+    # (4.1): Σ_{i<h} γ^i ρ_i (r(ŝ_i, â_i) − α log π) + γ^h ρ_h (Q̂(ŝ_h, â_h) − α log π); h = ∞: all
+    # noise steps, no critic; ρ_0 = 1, ρ_{i+1} = ρ_i (1 − p(ŝ_i, â_i)) 1[ŝ_{i+1} not terminal]
     steps = noise.horizon if math.isinf(h) else h
     s, v = s0, torch.zeros(s0.shape[0], dtype=s0.dtype)
+    alive = torch.ones_like(v)
     for i in range(steps):
         a = K * s + 0.3 * noise.varsigma[i]
-        v = v + GAMMA**i * (reward(s, a) - alpha * 0.7)
+        v = v + GAMMA**i * alive * (reward(s, a) - alpha * 0.7)
+        if done is not None:
+            alive = alive * (1 - done(s, a))
         s = A * s + B * a + C * noise.xi[i]
+        if term is not None:
+            alive = alive * (~term(s)).double()
     if not math.isinf(h):
         a = K * s + 0.3 * noise.varsigma[steps]
-        v = v + GAMMA**steps * (critic(s, a) - alpha * 0.7)
+        v = v + GAMMA**steps * alive * (critic(s, a) - alpha * 0.7)
     return v
 
 
@@ -56,6 +70,18 @@ def test_mve_value_is_eq_4_1(h):
     assert torch.allclose(got, by_hand(s0, noise, 3, alpha=0.2), rtol=1e-12, atol=0)
     obj = rp_objective(policy, model, reward, None if math.isinf(h) else critic, s0, noise, h, GAMMA)
     assert obj.shape == () and torch.allclose(obj, by_hand(s0, noise, h).mean(), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("h", [2, math.inf])
+def test_mve_value_with_termination(h):
+    s0, noise = inputs(5, n=8)
+    c = None if math.isinf(h) else critic
+    want = by_hand(s0, noise, h, term=terminal)
+    assert 0 < int((want != by_hand(s0, noise, h)).sum()) < 8  # some, not all, trajectories end
+    got = mve_value(policy, model, reward, c, s0, noise, h, GAMMA, terminal=terminal)
+    assert torch.allclose(got, want, rtol=1e-12, atol=0)
+    got = mve_value(policy, model, reward, c, s0, noise, h, GAMMA, done_prob=done_prob)
+    assert torch.allclose(got, by_hand(s0, noise, h, done=done_prob), rtol=1e-12, atol=0)
 
 
 def test_mve_value_rejects_bad_input_with_its_message():
