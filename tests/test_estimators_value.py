@@ -70,6 +70,11 @@ def test_mve_value_is_eq_4_1(h):
     assert torch.allclose(got, by_hand(s0, noise, 3, alpha=0.2), rtol=1e-12, atol=0)
     obj = rp_objective(policy, model, reward, None if math.isinf(h) else critic, s0, noise, h, GAMMA)
     assert obj.shape == () and torch.allclose(obj, by_hand(s0, noise, h).mean(), rtol=1e-12, atol=0)
+    # rp_objective passes α, terminal and done_prob on
+    c = None if math.isinf(h) else critic
+    obj = rp_objective(policy, model, reward, c, s0, noise, h, GAMMA, 0.2, terminal, done_prob)
+    want = by_hand(s0, noise, h, alpha=0.2, term=terminal, done=done_prob).mean()
+    assert torch.allclose(obj, want, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("h", [2, math.inf])
