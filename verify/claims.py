@@ -19,6 +19,7 @@ class PaperClaim:
     statement: str
     checks: tuple[str, ...]
     errata: tuple[str, ...]
+    steps: tuple[str, ...] = ()  # proof steps, reported beside the statement's own verdict
 
 
 PAPER = (
@@ -29,7 +30,7 @@ PAPER = (
     PaperClaim("Prop 5.8", "b_t ≤ O(κ'κ h⁴ L̃_f^{3h} L̃_π^{2h} ε_f + κ' h² γ^h L̃_f^{2h} L̃_π^h ε_v) (5.3)",
                ("prop5.8", "prop5.8.zero-error", "prop5.8.eps_f", "prop5.8.eps_v"), ("E5", "E12", "E13", "E14")),
     PaperClaim("Prop 5.10", "for L_f, L_π < 1: h* = O(W(2(log γ)²)/N + W(⅔(log γ)^{4/3}(ε_v/ε_f)^{2/3}))",
-               ("prop5.10", "C.29", "C.37", "C.38", "C.39"), ("E6", "E7", "E8", "E9")),
+               ("prop5.10",), ("E6", "E7", "E8", "E9"), steps=("C.29", "C.37", "C.38", "C.39")),
     PaperClaim("Cor 5.12", "for T ≥ 4L²: min_t E‖∇J(θ_t)‖² ≤ 16δ ε(T)/√T + 4ε²(T)/T + O(1/√T), ε(T) = Σ_t b_t",
                ("cor5.12",), ("E11",)),
     PaperClaim("Remark 5.5", "smoothness regularisation (spectral normalisation) of model and policy avoids "

@@ -144,19 +144,26 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
     errata, power."""
     out = []
     for pc in claims.PAPER:
-        rows = [r for r in results if r.claim in pc.checks and r.form != "identity"]
-        forms = {f: [r for r in rows if r.form == f] for f in ("printed", "explicit", "corrected")}
+        own = [r for r in results if r.claim in pc.checks and r.form != "identity"]
+        steps = [r for r in results if r.claim in pc.steps and r.form != "identity"]
+        rows = own + steps
+        forms = {f: [r for r in own if r.form == f] for f in ("printed", "explicit", "corrected")}
         stated = forms["printed"] or forms["explicit"]
         readings = sorted({str(_reading(r)) for r in stated})
         if not rows:
             words = "not measured"
-        elif len(readings) > 1 and all(_reading(r) for r in stated):
-            words = "; ".join(f"{_words([r for r in stated if str(_reading(r)) == x], [])} ({x})" for x in readings)
+        elif stated and all(_reading(r) for r in stated):
+            fixed = forms["corrected"] if len(readings) == 1 else []
+            words = "; ".join(f"{_words([r for r in stated if str(_reading(r)) == x], fixed)} ({x})" for x in readings)
         else:
             words = _words(stated, forms["corrected"])
+        if steps:
+            sforms = {f: [r for r in steps if r.form == f] for f in ("printed", "explicit", "corrected")}
+            words += (f"; its proof steps ({', '.join(pc.steps)}): "
+                      f"{_words(sforms['printed'] or sforms['explicit'], sforms['corrected'])}")
         bad = sorted((r for r in stated if r.holds is False), key=_order)
         near = tightest(rows)
-        cs = [c for c in ctrls if c.claim in pc.checks and c.real.holds is True]
+        cs = [c for c in ctrls if c.claim in pc.checks + pc.steps and c.real.holds is True]
         out.append({"claim": pc.name, "statement": pc.statement, "verdict": words,
                     "counterexample": None if not bad else {"instance": _where(bad[0]), "numbers": _numbers(bad[0]),
                                                             "form": bad[0].form, "line": bad[0].instance.get("line")},
