@@ -224,7 +224,7 @@ def results(quick: bool) -> list[CheckResult]:
     rungs hold at family-wise level 1 − LEVEL (Holm over the claim's rows, exact p = 0 or 1 here:
     Holm keeps a violation when its rung's set excludes the theory, at that set's level)."""
     rows = results_all(quick)
-    return [r for claim in dict.fromkeys(r.claim for r in rows) for r in stats.holm([x for x in rows if x.claim == claim])]
+    return stats.holm_per_claim(rows)
 
 
 @figure("prop5.10")

@@ -265,14 +265,10 @@ def remark59_checks(quick):
     return [remark59_check(h, c) for h in RECOMMENDED for c in CONVENTIONS]
 
 
-def _holm_per_claim(rows: list[CheckResult]) -> list[CheckResult]:
-    return [r for claim in dict.fromkeys(r.claim for r in rows) for r in stats.holm([x for x in rows if x.claim == claim])]
-
-
 @section("prop5.8", "Proposition 5.8: gradient bias", order=30)
 def results(quick: bool) -> list[CheckResult]:
     """Every row, violated verdicts at family-wise level 1 − LEVEL per claim (Holm)."""
-    return _holm_per_claim(bound_checks(quick) + zero_checks(quick) + sensitivity_checks(quick))
+    return stats.holm_per_claim(bound_checks(quick) + zero_checks(quick) + sensitivity_checks(quick))
 
 
 @controls("prop5.8")

@@ -211,3 +211,8 @@ def holm(rows: list, alpha: float = 1 - LEVEL) -> list:
             r.holds = None
             out[k] = r
     return out
+
+
+def holm_per_claim(rows: list) -> list:
+    """``holm`` applied to each claim's rows (``CheckResult.claim``) as its own family, order kept per claim."""
+    return [r for claim in dict.fromkeys(r.claim for r in rows) for r in holm([x for x in rows if x.claim == claim])]
