@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from verify import prop54, prop58  # noqa: F401  (register on import)
 from verify.registry import controls, figure, section
+from verify.stats import holm_per_claim
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ PAPER = (
 @section("proof-steps", "Proof steps of Appendix C (verify/proof_steps.py)", order=90)
 def proof_step_results(quick: bool):
     from verify.proof_steps_more import proof_step_results as run
-    return run(quick)
+    return holm_per_claim(run(quick))
 
 
 @figure("proof-steps")
@@ -76,7 +77,7 @@ from verify import prop52, prop510  # noqa: F401  (register on import)
 @section("proof-chains", "Proof chains of Appendix C (verify/proof_chains.py)", order=95)
 def proof_chain_results(quick: bool):
     from verify.proof_chains import proof_chain_results as run
-    return run(quick)
+    return holm_per_claim(run(quick))
 
 
 @controls("proof-chains")

@@ -33,7 +33,7 @@ from bounds.symbols import h as H_SYMBOL
 from verify import instances, measure
 from verify.mutations import changes
 from verify.registry import controls, figure, section, worst
-from verify.stats import LEVEL, log_slope, log_variance_slope_ci
+from verify.stats import LEVEL, holm_per_claim, log_slope, log_variance_slope_ci
 from verify.verdict import CheckResult, Control
 
 #: bound name -> (form, sympy expression builder)
@@ -215,7 +215,8 @@ def scaling_controls(quick: bool) -> list[CheckResult]:
 
 @section("prop5.4", "Proposition 5.4: gradient variance", order=20)
 def results(quick: bool) -> list[CheckResult]:
-    return bound_checks(quick) + rate_checks(quick) + growth_checks(quick)
+    """Every row, violated verdicts at family-wise level 1 − LEVEL per claim (Holm)."""
+    return holm_per_claim(bound_checks(quick) + rate_checks(quick) + growth_checks(quick))
 
 
 @controls("prop5.4")

@@ -191,6 +191,8 @@ def p_violated(r) -> float:
     a degenerate interval, give 0 or 1)."""
     lo, hi = r.ci
     gap, half = (r.measured - r.bound, r.measured - lo) if r.direction == "le" else (r.bound - r.measured, hi - r.measured)
+    if lo == hi == r.measured:  # exact (an infinite value included)
+        return 0.0 if gap > 0 else 1.0
     if half <= 0 or not math.isfinite(half):
         return 0.0 if half == 0 and gap > 0 else 1.0
     return float(stats.norm.sf(gap / (half / z(r.level))))

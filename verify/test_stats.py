@@ -56,6 +56,13 @@ def test_heavy_tail_gives_no_interval():
     assert tail.heavy and tail.max_share > 0.2 and (lo, hi) == (0.0, math.inf)
 
 
+def test_holm_keeps_exact_infinite_violations():
+    """An exact row with an infinite measurement (no root where the paper has one) stays violated."""
+    r = CheckResult("C.29", "printed", {}, measured=math.inf, ci=(math.inf, math.inf), bound=2.0)
+    assert stats.p_violated(r) == 0.0
+    assert stats.holm([r, CheckResult("C.29", "printed", {}, measured=1.0, ci=(1.0, 1.0), bound=2.0)])[0].holds is False
+
+
 def test_holm_downgrades_only_weak_violations():
     """A violation just outside its 99 % interval (p ≈ 0.005) survives in a family of two, not of four."""
     strong = CheckResult("x", "printed", {}, 1.0, (0.9, 1.1), 0.0)
