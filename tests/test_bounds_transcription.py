@@ -308,7 +308,7 @@ DEF = dict(L_f=0.9, L_pi=0.9, L_theta=1.0, L_r=1.0, L_Q=1.0, L_Qhat=1.0, kappa=1
 
 @pytest.mark.parametrize("q", HP, ids=["g.99", "g.9", "g.7", "g.5"])
 def test_c37_c38_c39_and_prop510_as_printed(q):
-    g, ef, ev, n = q["gamma"], q["eps_f"], q["eps_v"], q["N"]
+    g, ef, ev = q["gamma"], q["eps_f"], q["eps_v"]
     C_h = 1.9
     h1, h2, h5 = paper_c38(g), paper_c37(g, ef, ev), paper_c39_end(g, ef, ev)
     assert val(BH.h1(), gamma=g) == pytest.approx(h1, rel=REL)

@@ -157,6 +157,20 @@ def flatten_grads(grads: dict[str, Tensor]) -> Tensor:
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
 
 
+@torch.no_grad()
+def rollout(policy: Callable, model: Callable, s0: Tensor, noise: Noise, steps: int) -> tuple[Tensor, Tensor]:
+    """The states and actions of ŝ_{i+1} = f(ŝ_i, â_i, ξ_i), â_i = π(ŝ_i, ς_i), i = 0..steps, without
+    gradients: shapes (steps + 1, N, d_s) and (steps + 1, N, d_a)."""
+    s, states, actions = s0, [], []
+    for i in range(steps + 1):
+        a, _ = policy(s, noise.varsigma[i])
+        states.append(s)
+        actions.append(a)
+        if i < steps:
+            s = model(s, a, noise.xi[i])
+    return torch.stack(states), torch.stack(actions)
+
+
 def trajectory_jacobians(policy: torch.nn.Module, model: Callable, s0: Tensor, noise: Noise,
                          steps: int) -> tuple[Tensor, Tensor]:
     """Exact pathwise derivatives dŝ_i/dθ and dâ_i/dθ, i = 0..steps, of (C.9) and (C.12).

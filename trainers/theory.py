@@ -364,17 +364,9 @@ class Rollout:
     a: Tensor
 
 
-@torch.no_grad()
 def rollout(policy, step: Callable, s0: Tensor, noise: estimators.Noise, h: int) -> Rollout:
     """s_{i+1} = step(s_i, a_i, ξ_i), a_i = π(s_i, ς_i), i < h."""
-    s, states, actions = s0, [], []
-    for i in range(h + 1):
-        a, _ = policy(s, noise.varsigma[i])
-        states.append(s)
-        actions.append(a)
-        if i < h:
-            s = step(s, a, noise.xi[i])
-    return Rollout(torch.stack(states), torch.stack(actions))
+    return Rollout(*estimators.rollout(policy, step, s0, noise, h))
 
 
 def _quantiles(x: Tensor) -> dict[str, float]:

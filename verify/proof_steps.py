@@ -39,7 +39,7 @@ from torch.func import jacfwd, vmap
 from bounds import variance as BV
 from bounds.numeric import Evaluator
 from bounds.symbols import i as I_SYMBOL
-from trainers.estimators import Noise, trajectory_jacobians
+from trainers.estimators import Noise, rollout, trajectory_jacobians
 from verify.mutations import changes
 from verify.verdict import CheckResult, Control
 
@@ -183,15 +183,7 @@ def measure_derivatives(inst: PathInstance, horizon: int, n: int, seed: int = 0)
     s0, noise = inst.sample(n, horizon, seed)
     ds, da = trajectory_jacobians(policy, inst.model, s0, noise, horizon)
     ds, da = ds.transpose(0, 1), da.transpose(0, 1)  # (N, H+1, d, P)
-    with torch.no_grad():
-        s, states, actions = s0, [], []
-        for k in range(horizon + 1):
-            a, _ = policy(s, noise.varsigma[k])
-            states.append(s)
-            actions.append(a)
-            if k < horizon:
-                s = inst.model(s, a, noise.xi[k])
-    S, Act = torch.stack(states, 1), torch.stack(actions, 1)  # (N, H+1, 1)
+    S, Act = (x.transpose(0, 1) for x in rollout(policy, inst.model, s0, noise, horizon))  # (N, H+1, 1)
     vs = noise.varsigma.transpose(0, 1)
     theta = policy.theta.detach()
     pol = policy.act
