@@ -117,3 +117,24 @@ def test_fast_squared_norms_refuse_spectral_norm():
     policy = torch.nn.Sequential(torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(2, 2)))
     with pytest.raises(ValueError, match="parametrized"):
         per_sample_sq_norms(policy, lambda pol, s, nz: pol(s).sum(-1), torch.zeros(3, 2), None)
+
+
+def test_start_state_mixture_validates_beta():
+    """β ∈ [0, 1] exactly: both ends accepted (all from ν, all from ζ), anything outside refused."""
+    nu = lambda k, gen: torch.ones(k, 3, dtype=torch.float64)
+    zeta = lambda k, gen: torch.zeros(k, 3, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    for beta in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"beta must lie in \[0, 1\]"):
+            sample_start_states(beta, nu, zeta, 4, g)
+    assert torch.equal(sample_start_states(1.0, nu, zeta, 5, g), torch.ones(5, 3, dtype=torch.float64))
+    assert torch.equal(sample_start_states(0.0, nu, zeta, 5, g), torch.zeros(5, 3, dtype=torch.float64))
+
+
+def test_gradient_variance_needs_two_samples():
+    p = lqr()
+    s0, noise = estimator_inputs(p, 1, 0.5, 2, torch.Generator().manual_seed(3), horizon_inf=12)
+    fn = value_fn(p, 1)
+    assert gradient_variance(p.policy, fn, s0, noise) >= 0
+    with pytest.raises(ValueError, match="at least 2 samples, got 1"):
+        gradient_variance(p.policy, fn, s0[:1], noise.select(slice(0, 1)))
