@@ -6,8 +6,8 @@ own entry points (the proof steps of Appendix C) is registered here.
 """
 from dataclasses import dataclass
 
-from verify import prop54, prop58  # noqa: F401  (register on import)
 from verify.registry import controls, figure, section
+from verify.section5 import prop5_4, prop5_8  # noqa: F401  (register on import)
 from verify.stats import holm_per_claim
 
 
@@ -52,38 +52,40 @@ PAPER = (
 )
 
 
-@section("proof-steps", "Proof steps of Appendix C (verify/proof_steps.py)", order=90)
+@section("proof-steps", "Proof steps of Appendix C: (C.9)–(C.13), Lemma C.1, (C.28)–(C.39) (verify/appendix_c/)",
+         order=90)
 def proof_step_results(quick: bool):
-    from verify.proof_steps_more import proof_step_results as run
+    from verify.appendix_c import proof_step_results as run
     return holm_per_claim(run(quick))
 
 
 @figure("proof-steps")
 def proof_step_figures(quick: bool, out):
-    from verify.proof_steps import proof_step_figures as draw
+    from verify.appendix_c.derivatives_c9_c13 import proof_step_figures as draw
     return draw(quick, out)
 
 
 @controls("proof-steps")
 def proof_step_controls(quick: bool):
-    from verify.proof_steps import structural_controls
-    from verify.proof_steps_more import lemma_c1_structural_controls
+    from verify.appendix_c.derivatives_c9_c13 import structural_controls
+    from verify.appendix_c.lemma_c1 import lemma_c1_structural_controls
     return structural_controls(quick) + lemma_c1_structural_controls(quick)
 
 
-from verify import prop52, prop510  # noqa: F401  (register on import)
+from verify.section5 import prop5_2, prop5_10  # noqa: F401  (register on import)
 
 
-@section("proof-chains", "Proof chains of Appendix C (verify/proof_chains.py)", order=95)
+@section("proof-chains", "Proof chains of Appendix C: (C.1)–(C.5), (C.7)–(C.24), Lemmas C.2–C.3 (verify/appendix_c/)",
+         order=95)
 def proof_chain_results(quick: bool):
-    from verify.proof_chains import proof_chain_results as run
+    from verify.appendix_c import proof_chain_results as run
     return holm_per_claim(run(quick))
 
 
 @controls("proof-chains")
 def proof_chain_controls(quick: bool):
-    from verify.proof_chains import structural_controls
+    from verify.appendix_c.lemmas_c2_c3 import structural_controls
     return structural_controls(quick)
 
-from verify import remark55  # noqa: F401  (register on import)
 from verify import search  # noqa: F401,E402  (registers the adversarial-search section)
+from verify.section5 import remark5_5  # noqa: F401  (register on import)

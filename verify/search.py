@@ -16,7 +16,7 @@ Claims and their truth (exact, so the search is deterministic):
   always-valid value (1 − γ)^{-1/2}; its verdict is violated only if b_t exceeds the bound at the
   upper end of ε_v, holds only if b_t is below it at the lower end (``stats.widen``).
 - ``C.10``, ``C.12``, ``C.13`` on the linear offset family f̂(s, a, ξ) = A s + B a + c ξ,
-  π_θ(s, ς) = K s + θ + σ ς (θ the action offset, as ``verify.proof_steps``): dŝ_i/dθ = D_i with
+  π_θ(s, ς) = K s + θ + σ ς (θ the action offset, as ``verify.appendix_c.derivatives_c9_c13``): dŝ_i/dθ = D_i with
   D_{i+1} = (A + BK) D_i + B, dâ_i/dθ = K D_i + I, exact, and L_f = ‖[A B cI]‖, L_π = ‖[K σI]‖,
   L_θ = 1 exact on all of ℝ^d. Step i ∈ 1..30.
 
@@ -54,7 +54,7 @@ from verify.registry import section
 from verify.stats import LEVEL, widen
 from verify.verdict import CheckResult
 
-HORIZON_INF = 100  # h = ∞ is the estimator unrolled 100 steps (verify.prop58's convention)
+HORIZON_INF = 100  # h = ∞ is the estimator unrolled 100 steps (verify.section5.prop5_8's convention)
 H_MAX = 20
 I_MAX = 30
 CAP = 50.0  # log ratio credited to a bound of 0 under a positive measurement

@@ -1,5 +1,5 @@
 """verify.stats: the interval implementations against scipy and, under ``-m slow``, their coverage on
-quantities known exactly (the offset-LQ toy of ``verify.proof_chains_smooth``: E ĝ(θ) and Var ĝ in
+quantities known exactly (the offset-LQ toy of ``verify.appendix_c.smoothness_c1_c5``: E ĝ(θ) and Var ĝ in
 closed form; ``lqr-contracting``: b_t in closed form), 200 replications each, the number of misses
 within the binomial tolerance of the stated level."""
 import math
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from verify import prop510, stats
-from verify.proof_chains_smooth import OffsetToy
+from verify import stats
+from verify.appendix_c.smoothness_c1_c5 import OffsetToy
+from verify.section5 import prop5_10
 from verify.verdict import CheckResult
 
 REPS = 200
@@ -112,16 +113,16 @@ def test_coverage_norm_of_mean(level):
 @pytest.mark.slow
 @pytest.mark.parametrize("level", [0.9, 0.99])
 def test_coverage_paired_difference_of_g(level):
-    """prop510's paired delta-method interval for g(h) − g(h') of (C.28), here between truncations
+    """prop5_10's paired delta-method interval for g(h) − g(h') of (C.28), here between truncations
     H = 5 and H = 10 of the offset toy on common random numbers (the first 5 steps shared), against
     g from the exact b and v."""
     toys = (OffsetToy(H=5), OffsetToy(H=10))
     grad = TOY.grad(THETA)
-    exact = [prop510.g_of(np.abs(grad - t.mean_ghat(THETA)), t.var_ghat()) for t in toys]
+    exact = [prop5_10.g_of(np.abs(grad - t.mean_ghat(THETA)), t.var_ghat()) for t in toys]
     misses = 0
     for rep in range(REPS):
         x = np.stack([t.ghat(np.array([THETA]), 2000, np.random.default_rng(30_000 + rep))[0] for t in toys], 1)
-        _, _, g, infl = prop510.g_measured(x, grad)
+        _, _, g, infl = prop5_10.g_measured(x, grad)
         _, lo, hi = stats.mean_ci(infl[:, 0] - infl[:, 1], level)
         d, half = g[0] - g[1], (hi - lo) / 2
         misses += not d - half <= exact[0] - exact[1] <= d + half

@@ -1,10 +1,10 @@
-"""Appendix C step by step: both sides of every computable inequality and identity, on toy MDPs.
+"""The per-step derivative bounds (C.9)–(C.13): both sides of every inequality and identity, on toy MDPs.
 
 A proposition's bound can hold on an instance while the proof behind it is broken; these checks
 evaluate each numbered step of the proofs on its own. This module holds the derivative steps
-(C.9)–(C.13) (the core of the proofs of Prop 5.4 and 5.8) and the report's ``proof_step_figures``
-and ``proof_step_markdown``; ``verify.proof_steps_more`` builds Lemma C.1 and C.4 on it and holds
-the entry point ``proof_step_results`` (imports run one way: more → this module).
+(C.9)–(C.13) (the core of the proofs of Prop 5.4 and 5.8), the path instances and the report's
+``proof_step_figures`` and ``proof_step_markdown``; ``verify.appendix_c.lemma_c1`` builds Lemma C.1
+on it.
 
 Instances. The derivative steps run on scalar (d_s = d_a = 1) model/policy pairs
 f̂(s, a, ξ) = A s + B a + c ξ and π_θ(s, ς) = K φ(s) + θ + σ ς with φ = id (linear) or tanh

@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from verify import prop58
 from verify.conftest import QUICK
+from verify.section5 import prop5_8
 from verify.verdict import RAISES, require
 
-EST, BETAS, HS = prop58.ESTIMATORS, prop58.BETAS, prop58.HS
+EST, BETAS, HS = prop5_8.ESTIMATORS, prop5_8.BETAS, prop5_8.HS
 _GRID = ("; κ = (1 − γ)^{-1/2}; constants of the perturbed model and critic; "
          "ε grid [(0.0, 0.0), (0.05, 0.0), (0.1, 0.0), (0.0, 0.5), (0.0, 1.0)]")
 _WORD = {False: "VIOLATED", None: "inconclusive"}
@@ -141,23 +141,23 @@ def _params(cases, table):
 PRINTED_CASES = [(est, beta, h) for est in EST for beta in BETAS for h in HS]
 EXPLICIT_H0_CASES = [(est, beta) for est in EST for beta in BETAS]
 CRITIC_H0_CASES = [(est,) for est in EST]
-REMARK59_CASES = [(h, c) for h in (0, 3, math.inf) for c in prop58.CONVENTIONS]
+REMARK59_CASES = [(h, c) for h in (0, 3, math.inf) for c in prop5_8.CONVENTIONS]
 
 
 def _printed(est, beta, h):
-    return prop58.bound_check("(5.3)", est, beta, h, QUICK)
+    return prop5_8.bound_check("(5.3)", est, beta, h, QUICK)
 
 
 def _explicit_h0(est, beta):
-    return prop58.bound_check("(C.24)", est, beta, 0, QUICK)
+    return prop5_8.bound_check("(C.24)", est, beta, 0, QUICK)
 
 
 def _critic_h0(est):
-    return prop58.sensitivity_check("(5.3)", "v", est, 0.0, 0, QUICK)
+    return prop5_8.sensitivity_check("(5.3)", "v", est, 0.0, 0, QUICK)
 
 
 def _remark59(h, convention):
-    return prop58.remark59_check(h, convention)
+    return prop5_8.remark59_check(h, convention)
 
 
 #: table name -> (recorded cases, every parametrised case, measurement)
@@ -183,7 +183,7 @@ def test_explicit_bound_h0(est, beta):
 @pytest.mark.parametrize("beta", BETAS)
 @pytest.mark.parametrize("h", [h for h in HS if h != 0])
 def test_explicit_bound_h_positive(est, beta, h):
-    r = prop58.bound_check("(C.24)", est, beta, h, QUICK)
+    r = prop5_8.bound_check("(C.24)", est, beta, h, QUICK)
     assert r.holds is True, r.describe()
 
 
@@ -192,7 +192,7 @@ def test_explicit_bound_h_positive(est, beta, h):
 def test_corrected_bound(name, est):
     for beta in BETAS:
         for h in HS:
-            r = prop58.bound_check(name, est, beta, h, QUICK)
+            r = prop5_8.bound_check(name, est, beta, h, QUICK)
             assert r.holds is True, r.describe()
 
 
@@ -202,7 +202,7 @@ def test_corrected_bound(name, est):
 def test_zero_error_bias(est, beta, h):
     """(5.3) says b_t = 0 when ε_f = ε_v = 0. Measured: only β = 0, h = ∞ (BPTT from ζ, which is
     unbiased) is consistent with 0; every other (β, h) keeps a bias the bound does not have."""
-    r = prop58.zero_check(est, beta, h, QUICK)
+    r = prop5_8.zero_check(est, beta, h, QUICK)
     if beta == 0.0 and math.isinf(h):
         assert r.holds is None and r.ci[0] == 0.0, r.describe()
     else:
@@ -215,7 +215,7 @@ def test_bias_caused_by_model_error(name, est):
     """‖E ĝ(ε_f) − E ĝ(0)‖ ≤ B(ε_f, 0) − B(0, 0): the ε_f dependence (5.3) claims, h ≥ 1."""
     for beta in BETAS:
         for h in HS[1:]:
-            r = prop58.sensitivity_check(name, "f", est, beta, h, QUICK)
+            r = prop5_8.sensitivity_check(name, "f", est, beta, h, QUICK)
             assert r.holds is True, r.describe()
 
 
@@ -224,7 +224,7 @@ def test_bias_caused_by_model_error(name, est):
 def test_bias_caused_by_critic_error(name, est):
     for beta in BETAS:
         for h in HS[:-1]:
-            r = prop58.sensitivity_check(name, "v", est, beta, h, QUICK)
+            r = prop5_8.sensitivity_check(name, "v", est, beta, h, QUICK)
             assert r.holds is True, r.describe()
 
 
@@ -237,14 +237,14 @@ def test_printed_critic_dependence_at_h0(est):
 @pytest.mark.parametrize("name", ["(5.3)", "(C.24)", "(C.24) corrected"])
 def test_model_error_negative_control(name):
     """The ε_f part of each bound scaled below the measured shift (× 1e-6) is caught at h = 10."""
-    r = prop58.sensitivity_check(name, "f", "dp", 0.5, 10, QUICK, scale=1e-6)
+    r = prop5_8.sensitivity_check(name, "f", "dp", 0.5, 10, QUICK, scale=1e-6)
     assert r.holds is False, r.describe()
 
 
 @pytest.mark.parametrize("name", ["(C.24)", "(C.24) corrected", "(5.3) corrected"])
 def test_bound_negative_control(name):
     """Each bound scaled by 1e-6 (a rate far lower than claimed) is caught by the same check."""
-    r = prop58.bound_check(name, "dp", 0.5, 3, QUICK)
+    r = prop5_8.bound_check(name, "dp", 0.5, 3, QUICK)
     wrong = type(r)(r.claim, r.form, r.instance, r.measured, r.ci, r.bound * 1e-6, level=r.level)
     assert wrong.holds is False, wrong.describe()
 
@@ -254,15 +254,15 @@ def test_model_and_critic_unused_where_the_estimator_ignores_them():
     identical with and without the error (exact, not Monte Carlo)."""
     for est in EST:
         for beta in BETAS:
-            assert (prop58.grads(0.1, 0.0, 0, beta, est, QUICK) == prop58.grads(0.0, 0.0, 0, beta, est, QUICK)).all()
-            assert (prop58.grads(0.0, 1.0, math.inf, beta, est, QUICK)
-                    == prop58.grads(0.0, 0.0, math.inf, beta, est, QUICK)).all()
+            assert (prop5_8.grads(0.1, 0.0, 0, beta, est, QUICK) == prop5_8.grads(0.0, 0.0, 0, beta, est, QUICK)).all()
+            assert (prop5_8.grads(0.0, 1.0, math.inf, beta, est, QUICK)
+                    == prop5_8.grads(0.0, 0.0, math.inf, beta, est, QUICK)).all()
 
 
 @pytest.mark.parametrize("h,convention", _params(REMARK59_CASES, REMARK59))
 def test_remark59(h, convention):
     r = _remark59(h, convention)
-    assert r.instance["convention"] == prop58.CONVENTIONS[convention]
+    assert r.instance["convention"] == prop5_8.CONVENTIONS[convention]
     require(r)
 
 
@@ -278,14 +278,14 @@ def test_remark59_recorded_numbers(key):
 def test_remark59_closed_form_within_monte_carlo(h, beta):
     """The closed-form b(β) the Remark 5.9 rows use lies in the Monte Carlo interval of the estimator
     code (RP-DP, exact model and critic, unscaled; h = ∞ is the estimator's 100-step unroll)."""
-    b = prop58.bias(0.0, 0.0, h, beta, "dp", QUICK)
-    exact = prop58.exact_bias(h, beta, "unscaled")
+    b = prop5_8.bias(0.0, 0.0, h, beta, "dp", QUICK)
+    exact = prop5_8.exact_bias(h, beta, "unscaled")
     assert b.lower <= exact <= b.upper + 3e-5, (exact, b)
 
 
 def test_remark59_scaled_convention_removes_the_h0_bias():
     """E13: with ν-samples × 1/(1 − γ), RP(0) from ν with the exact critic is unbiased."""
-    assert prop58.exact_bias(0, 1.0, "scaled") < 1e-12
+    assert prop5_8.exact_bias(0, 1.0, "scaled") < 1e-12
 
 
 @pytest.mark.parametrize("table,key", [pytest.param(name, key, id=f"{name}-{key}")
@@ -311,10 +311,10 @@ def test_recorded_verdict(table, key):
 def test_structural_controls_are_not_caught_the_bounds_are_loose(name):
     """Power: on RP-DP, β = 0.5, h = 3 every structural change of ``verify.mutations`` still holds — the
     bias bounds are too loose here (orders of magnitude above b_t) for this check to catch a careless
-    derivation. ``prop58.structural_controls`` finds the same on every holding (estimator, β, h)."""
+    derivation. ``prop5_8.structural_controls`` finds the same on every holding (estimator, β, h)."""
     from verify.mutations import changes
-    real = prop58.bound_check(name, "dp", 0.5, 3, QUICK)
+    real = prop5_8.bound_check(name, "dp", 0.5, 3, QUICK)
     assert real.holds is True and real.bound > 10 * real.ci[1], real.describe()
-    for change in changes(prop58.BOUNDS[name][1](), prop58.H_SYMBOL):
-        r = prop58.bound_check(name, "dp", 0.5, 3, QUICK, change=change)
+    for change in changes(prop5_8.BOUNDS[name][1](), prop5_8.H_SYMBOL):
+        r = prop5_8.bound_check(name, "dp", 0.5, 3, QUICK, change=change)
         assert r.holds is True, (change, r.describe())

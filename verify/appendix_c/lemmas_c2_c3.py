@@ -1,7 +1,7 @@
 """Appendix C, the chains: Lemma C.2 ((C.25)–(C.27)), Lemma C.3 (the κ of Assumption 5.7) and the
 definitional readings of ε_f (4.7), ε_v (4.8); the variance and bias chains and the smoothness step
-live in ``verify.proof_chains_var`` and ``verify.proof_chains_smooth``. Entry points for the report:
-``proof_chain_results(quick)`` and ``proof_chain_markdown(results)``.
+live in ``verify.appendix_c.chains_c7_c24`` and ``verify.appendix_c.smoothness_c1_c5``; the report
+reads all of them through ``verify.appendix_c.proof_chain_results``.
 
 Instance. The scalar LQR ``lqr-contracting`` of ``verify.instances`` (A = 0.8, B = 0.5, K = −0.3,
 σ = 0.1, w = 0.05, z = 0.5, γ = 0.9, θ = K), with the exact model f̂ = f and the exact critic
@@ -19,7 +19,6 @@ and the lemma drops the last term, the one through which θ changes the policy a
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -345,30 +344,6 @@ def lemma_results(quick: bool) -> list[CheckResult]:
     """Item 3 of issue 8: Lemmas C.2, C.3, (C.25)–(C.26) and the ε readings."""
     return (lemma_c2_results() + lemma_c3_bias_results(quick) + kappa_step_finite_chain()
             + [kappa_step_lqr(quick)] + sigma_identity_results() + epsilon_results(quick))
-
-
-def proof_chain_results(quick: bool) -> list[CheckResult]:
-    """Every check of the variance chain (C.7)–(C.16), the bias chain (C.17)–(C.24), Lemmas C.2,
-    C.3 and the smoothness step (C.1)–(C.5); one ``CheckResult`` per (step, form, instance).
-    Negative controls are not included (they are tests)."""
-    from verify import proof_chains_smooth as smooth
-    from verify import proof_chains_var as var
-
-    return lemma_results(quick) + [as_identity(r) for r in var.results(quick)] + smooth.results(quick)
-
-
-#: lines of the variance chain that are algebraic truths of the sample they are evaluated on: the
-#: maximum of a sample bounds its mean (C.7), Jensen's inequality (C.6) on sample means, the
-#: triangle inequality (C.8). They cannot fail, so they are identities, not measurements.
-IDENTITY_LINES = ("v ≤ max_{g'} ‖g' − E ĝ‖² (max over the sample)", "‖E[g − ĝ]‖² ≤ (E‖g − ĝ‖)² (C.6)",
-                  "E‖g − ĝ‖ ≤ Σ_{i<h} γ^i E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖")
-
-
-def as_identity(r: CheckResult) -> CheckResult:
-    """``r`` with form "identity" if its line is one of ``IDENTITY_LINES``."""
-    if str(r.instance.get("line", "")).startswith(IDENTITY_LINES):
-        return dataclasses.replace(r, form="identity")
-    return r
 
 
 _WORD = {True: "holds", False: "**violated**", None: "inconclusive"}

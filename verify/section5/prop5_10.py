@@ -1,6 +1,6 @@
 """Proposition 5.10 (optimal model expansion step h*) and Remark 5.11 (h* grows with ε_v/ε_f).
 
-Instance: the contracting LQR of ``verify.prop58`` (its ``problem``) with both errors switched on:
+Instance: the contracting LQR of ``verify.section5.prop5_8`` (its ``problem``) with both errors switched on:
 Â = A + ε_f and the critic Q^π perturbed by δ_v, on a ladder ``RUNGS`` of (ε_f, δ_v). The realised ε_v
 of (4.8) (coupled reading) depends on h; the rung's ε_v is its mean over h = 1..20 (``eps_v``).
 RP-DP (4.2), β = 0, batch N = ``N``; the bounds take the perturbed problem's own constants.
@@ -41,10 +41,11 @@ import numpy as np
 import torch
 
 from bounds import hstar
-from trainers.estimators import flatten_grads, per_sample_grads
 from toy_mdps.noise import Noise
-from verify import instances, measure, prop58, stats
+from trainers.estimators import flatten_grads, per_sample_grads
+from verify import instances, measure, stats
 from verify.registry import figure, section, worst
+from verify.section5 import prop5_8
 from verify.stats import LEVEL
 from verify.verdict import CheckResult
 
@@ -77,7 +78,7 @@ def g_of(b: np.ndarray, v1: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=None)
 def crn_grads(eps_f: float, delta_v: float, quick: bool) -> np.ndarray:
     """Per-sample gradients (M, len(HS)) of RP-DP from ζ at every h, on common start states and noise."""
-    p = prop58.problem(eps_f, delta_v)
+    p = prop5_8.problem(eps_f, delta_v)
     gen = torch.Generator().manual_seed(zlib.crc32(f"prop510/{eps_f}/{delta_v}".encode()))
     m = SAMPLES[quick]
     s0 = p.sample_zeta(m, gen)
@@ -136,15 +137,15 @@ def g_measured(x: np.ndarray, grad: float) -> tuple[np.ndarray, np.ndarray, np.n
 @lru_cache(maxsize=None)
 def rung(eps_f: float, delta_v: float, quick: bool) -> Rung:
     """Measure b(h), v(h) over h = 0..20 on common random numbers, and the influence values of g(h)."""
-    grad = float(prop58.problem(0.0, 0.0).true_grad().numpy().reshape(-1)[0])
+    grad = float(prop5_8.problem(0.0, 0.0).true_grad().numpy().reshape(-1)[0])
     b, v1, g, influence = g_measured(crn_grads(eps_f, delta_v, quick), grad)
-    eps_v = float(np.mean([prop58.errors(eps_f, delta_v, h)[1] for h in HS[1:]]))
+    eps_v = float(np.mean([prop5_8.errors(eps_f, delta_v, h)[1] for h in HS[1:]]))
     return Rung(eps_f, delta_v, eps_v, b, v1, influence, int(np.argmin(g)))
 
 
 def params(r: Rung) -> dict:
     """``bounds`` parameters at the rung's realised constants and the stated c, δ, η, N."""
-    p = prop58.problem(r.eps_f, r.delta_v)
+    p = prop5_8.problem(r.eps_f, r.delta_v)
     return instances.bound_params(p, eps_f=r.eps_f, eps_v=r.eps_v, kappa=1 / math.sqrt(1 - p.gamma), beta=BETA,
                                   N=float(N), eta=ETA, delta=DELTA, L=L_SMOOTH)
 
@@ -166,7 +167,7 @@ O_READING = "the O(·) constant read as 1; with a free constant the statement is
 
 
 def _inst(r: Rung, what: str, **more) -> dict:
-    return {"mdp": prop58.INST, **instances.SPECS[prop58.INST][1], "eps_f": r.eps_f, "delta_v": r.delta_v,
+    return {"mdp": prop5_8.INST, **instances.SPECS[prop5_8.INST][1], "eps_f": r.eps_f, "delta_v": r.delta_v,
             "eps_v": round(r.eps_v, 4), "ratio": round(r.ratio, 3), "N": N, "eta": ETA, "L": L_SMOOTH, "delta": DELTA,
             "c": round(C, 4), "beta": BETA, "estimator": EST, "compare": what, **more}
 
@@ -206,7 +207,7 @@ def growth_check(quick: bool, reverse: bool = False) -> CheckResult:
     low, high = (rs[-1], rs[0]) if reverse else (rs[0], rs[-1])
     a_low, a_high = low.argmin_set(1 - (1 - LEVEL) / 2), high.argmin_set(1 - (1 - LEVEL) / 2)
     ladder = ", ".join(f"{r.ratio:.3g}→{r.h_best} {r.argmin_set()}" for r in rs)
-    return CheckResult("remark5.11", "printed", {"mdp": prop58.INST, "ladder (ε_v/ε_f → ĥ, argmin set)": ladder,
+    return CheckResult("remark5.11", "printed", {"mdp": prop5_8.INST, "ladder (ε_v/ε_f → ĥ, argmin set)": ladder,
                                                  "N": N, "reverse": reverse},
                        high.h_best - low.h_best, (min(a_high) - max(a_low), max(a_high) - min(a_low)), 0.0,
                        direction="ge", level=LEVEL,

@@ -29,7 +29,7 @@ different h are independent and combine into replicates of a slope):
 
 - ``ratio_check``: v_vanilla(h) / v_sn(h) ≥ 1 at h ∈ ``LARGE_H`` (claim: SN reduces the variance);
 - ``rate_check``: the growth rate of log v over ``Config.window`` is lower with SN (difference ≥ 0);
-- ``flat_check``: with SN, log v is not exponential in h (rate ≤ ``prop54.FLAT``), the remark's
+- ``flat_check``: with SN, log v is not exponential in h (rate ≤ ``prop5_4.FLAT``), the remark's
   literal "avoid exponentially increasing gradient variance".
 
 Each row's instance carries the realised Lipschitz constants (Π‖W_i‖₂ over layers, and the
@@ -53,8 +53,9 @@ from toy_mdps.base import DTYPE, NeuralPolicy, unit_noise
 from toy_mdps.chaotic import SineModel
 from trainers.estimators import flatten_grads, mve_value, per_sample_grads
 from trainers.networks import mlp
-from verify import instances, prop54
+from verify import instances
 from verify.registry import figure, section
+from verify.section5 import prop5_4
 from verify.stats import LEVEL, holm_per_claim, log_slope
 from verify.verdict import CheckResult
 
@@ -323,7 +324,7 @@ def rate_check(faster: str, slower: str, quick: bool) -> CheckResult:
                        note=f"slopes of log v over h in {list(cfg.window)}, paired bootstrap")
 
 
-def flat_check(arm: str, quick: bool, flat: float = prop54.FLAT) -> CheckResult:
+def flat_check(arm: str, quick: bool, flat: float = prop5_4.FLAT) -> CheckResult:
     """rate(arm) ≤ ``flat``: log v not exponential in h. Remark 5.5's literal claim for arm "sn"."""
     cfg = config(quick)
     r, b = _rates(curves(quick), arm, cfg.window)

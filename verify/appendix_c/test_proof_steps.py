@@ -1,6 +1,6 @@
 """Appendix C, step by step: every computable line of the proofs against its measured two sides.
 
-Each row of ``verify.proof_steps_more.proof_step_results`` is one test. A row that does not hold is a
+Each row of ``verify.appendix_c.proof_step_results`` is one test. A row that does not hold is a
 strict xfail that accepts only the exception of its recorded verdict (``Violated``); the test
 first reproduces the recorded left side and bound (``EXPECTED``), so a drift, a crash, a row that
 starts to hold or one that disappears fails the suite. Its corrected step is asserted by its own
@@ -10,8 +10,10 @@ import math
 
 import pytest
 
-from verify import proof_steps as PS
-from verify import proof_steps_more as PM
+from verify.appendix_c import derivatives_c9_c13 as PS
+from verify.appendix_c import hstar_c28_c39 as HS
+from verify.appendix_c import lemma_c1 as PM
+from verify.appendix_c import proof_step_results
 from verify.conftest import expected_failure
 from verify.verdict import Recorded, expect
 
@@ -118,7 +120,7 @@ def _key(r):
 
 
 def _params():
-    for r in PM.proof_step_results(True):
+    for r in proof_step_results(True):
         yield pytest.param(r, id=f"{r.claim}-{r.form}-{r.instance['mdp']}-{r.instance['line'][:40]}",
                            marks=expected_failure(EXPECTED.get(_key(r))))
 
@@ -129,7 +131,7 @@ def test_proof_step(row):
 
 
 def test_every_recorded_counterexample_is_still_measured():
-    keys = {_key(r) for r in PM.proof_step_results(True)}
+    keys = {_key(r) for r in proof_step_results(True)}
     assert set(EXPECTED) <= keys
 
 
@@ -145,7 +147,7 @@ def test_sub1_instance_has_both_constants_below_one_and_expands():
 
 
 @pytest.mark.parametrize("row", PS.derivative_step_controls(True) + PM.lemma_c1_results(True, control=True)
-                         + PM.c4_controls(), ids=lambda r: f"{r.claim}-{r.form}-{r.instance['line'][:50]}")
+                         + HS.c4_controls(), ids=lambda r: f"{r.claim}-{r.form}-{r.instance['line'][:50]}")
 def test_negative_control_fails(row):
     assert row.holds is False, row.describe()
 
@@ -156,7 +158,7 @@ def test_identity_residuals_are_exact_where_the_chain_rule_is_complete():
 
 
 def test_markdown_and_figure(tmp_path):
-    rows = PM.proof_step_results(True)
+    rows = proof_step_results(True)
     md = PS.proof_step_markdown(rows)
     assert md.startswith("## Proof steps")
     assert md.count("\n| C.") + md.count("\n| lemmaC.") == len(rows)
@@ -182,6 +184,6 @@ def test_c12_and_c13_fail_with_both_constants_below_one(name, which):
 
 @pytest.mark.slow
 def test_full_configuration_corrected_steps_hold():
-    rows = [r for r in PM.proof_step_results(False) if r.form == "corrected" and r.claim != "C.39"]
+    rows = [r for r in proof_step_results(False) if r.form == "corrected" and r.claim != "C.39"]
     assert all(r.holds is True for r in rows), [r.describe() for r in rows if r.holds is not True]
     assert not any(math.isnan(r.measured) for r in rows)

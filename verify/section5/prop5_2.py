@@ -1,6 +1,6 @@
 """Proposition 5.2 (convergence to stationary points) and Corollary 5.12 (rate) on Algorithm 1.
 
-Toy. The offset-LQ toy of ``verify.proof_chains_smooth`` (scalar s' = A s + B a + w ξ, a = K s + θ + σ ς,
+Toy. The offset-LQ toy of ``verify.appendix_c.smoothness_c1_c5`` (scalar s' = A s + B a + w ξ, a = K s + θ + σ ς,
 quadratic reward): J(θ) = J_0 + b θ − (L/2) θ² exactly, so Assumption 5.1 holds with the exact
 constant L = 1.7613 (the descent lemma is an equality). The estimator ĝ is the pathwise gradient
 of an H-step rollout from ζ (critic Q̂ ≡ 0): H = 5 gives a real truncation bias b_t = ‖∇J(θ_t) − E ĝ_t‖
@@ -48,13 +48,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
 from scipy.stats import norm
 
 from bounds import convergence as BC
 from bounds.numeric import direct
 from verify import stats
-from verify.proof_chains_smooth import OffsetToy
+from verify.appendix_c.smoothness_c1_c5 import OffsetToy
 from verify.registry import controls, figure, section
 from verify.stats import LEVEL
 from verify.verdict import CheckResult, Control

@@ -12,11 +12,11 @@ import math
 
 import pytest
 
-from verify import prop510
 from verify.conftest import QUICK
+from verify.section5 import prop5_10
 from verify.verdict import RAISES, require
 
-RUNGS = prop510.QUICK.rungs
+RUNGS = prop5_10.QUICK.rungs
 COMPARES = ["Prop 5.10 O(·) with C_h = 1", "(C.39) interval as printed", "[min(h1,h2), max(h1,h2)]",
             "root of (C.29)-(C.30)", "argmin of (C.28) from (C.16), (C.24)", "argmin of corrected g"]
 
@@ -42,7 +42,7 @@ RECORDED = {
 
 
 def _row(k, compare):
-    return next(r for r in prop510.checks(*RUNGS[k], QUICK) if r.instance["compare"] == compare)
+    return next(r for r in prop5_10.checks(*RUNGS[k], QUICK) if r.instance["compare"] == compare)
 
 
 def _params():
@@ -75,26 +75,26 @@ def test_recorded(key):
 
 def test_argmin_sets():
     """ĥ = 0, 1, 5, 3 with confidence sets {0}, {1}, {4, 5, 6}, {3, 4, 5} at ε_v/ε_f = 1.56 … 11.6."""
-    sets = [prop510.rung(*x, QUICK).argmin_set() for x in RUNGS]
+    sets = [prop5_10.rung(*x, QUICK).argmin_set() for x in RUNGS]
     assert sets == [(0,), (1,), (4, 5, 6), (3, 4, 5)]
 
 
 def test_remark511_best_h_grows_with_ratio():
     """The argmin set at the largest ratio lies above the one at the smallest (both at 99.5 %)."""
-    r = prop510.growth_check(QUICK)
+    r = prop5_10.growth_check(QUICK)
     assert r.holds is True, r.describe()
 
 
 def test_remark511_negative_control():
     """The same check with the rungs swapped ("h* decreases with ε_v/ε_f") is caught."""
-    r = prop510.growth_check(QUICK, reverse=True)
+    r = prop5_10.growth_check(QUICK, reverse=True)
     assert r.holds is False, r.describe()
 
 
 def test_negative_control_theory_shifted():
     """On the rung where every form holds, each h* moved by +10 (printed bound by −10) is caught."""
-    up = prop510.checks(*RUNGS[0], QUICK, shift=10)[1:]
-    down = prop510.checks(*RUNGS[0], QUICK, shift=-10)[:1]
+    up = prop5_10.checks(*RUNGS[0], QUICK, shift=10)[1:]
+    down = prop5_10.checks(*RUNGS[0], QUICK, shift=-10)[:1]
     for r in up + down:
         assert r.holds is False, r.describe()
 
@@ -103,5 +103,5 @@ def test_common_random_numbers_are_shared_across_h():
     """Every h is measured on the same start states and noise: at h = 0 the gradient depends only on
     (s_0, ς_0), which the h = 20 rollout starts from, so their per-sample values are strongly correlated."""
     import numpy as np
-    x = prop510.crn_grads(*RUNGS[1], QUICK)
+    x = prop5_10.crn_grads(*RUNGS[1], QUICK)
     assert np.corrcoef(x[:, 0], x[:, 1])[0, 1] > 0.5

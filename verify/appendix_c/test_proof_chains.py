@@ -1,4 +1,4 @@
-"""Appendix C chains, step by step (verify.proof_chains*): each row of ``proof_chain_results`` is a
+"""Appendix C chains, step by step (verify.appendix_c): each row of ``proof_chain_results`` is a
 test; a row that does not hold is a strict xfail that accepts only the exception of its recorded
 verdict, after reproducing the recorded numbers (``EXPECTED``), and its corrected step is asserted
 by its own row. Every family of steps has negative controls that must fail.
@@ -7,9 +7,10 @@ import math
 
 import pytest
 
-from verify import proof_chains as PC
-from verify import proof_chains_smooth as PS
-from verify import proof_chains_var as PV
+from verify.appendix_c import chains_c7_c24 as PV
+from verify.appendix_c import lemmas_c2_c3 as PC
+from verify.appendix_c import proof_chain_results
+from verify.appendix_c import smoothness_c1_c5 as PS
 from verify.conftest import expected_failure
 from verify.verdict import Recorded, expect
 
@@ -100,7 +101,7 @@ EXPECTED = {
 
 
 def _params():
-    for r in PC.proof_chain_results(True):
+    for r in proof_chain_results(True):
         yield pytest.param(r, id="-".join(str(x)[:40] for x in _key(r)), marks=expected_failure(EXPECTED.get(_key(r))))
 
 
@@ -110,7 +111,7 @@ def test_proof_chain_step(row):
 
 
 def test_every_recorded_counterexample_is_still_measured():
-    assert set(EXPECTED) <= {_key(r) for r in PC.proof_chain_results(True)}
+    assert set(EXPECTED) <= {_key(r) for r in proof_chain_results(True)}
 
 
 @pytest.mark.parametrize("row", PC.lemma_controls() + PV.controls(True) + PS.controls(True),
@@ -141,6 +142,7 @@ def test_bias_at_h0_beta1_is_gamma_times_grad():
 def test_variance_chain_gradients_match_the_estimator():
     # g_n assembled from the pathwise derivatives equals per_sample_grads of (4.2)
     import torch
+
     from trainers.estimators import flatten_grads, per_sample_grads
     from verify import measure
     p = PV.problem("lqr-contracting")
@@ -153,7 +155,7 @@ def test_variance_chain_gradients_match_the_estimator():
 
 
 def test_markdown_rows():
-    rows = PC.proof_chain_results(True)
+    rows = proof_chain_results(True)
     md = PC.proof_chain_markdown(rows)
     assert md.count("\n| ") - 1 == len(rows)
     assert all(r.to_json()["claim"] == r.claim for r in rows)
@@ -161,5 +163,5 @@ def test_markdown_rows():
 
 @pytest.mark.slow
 def test_full_configuration_corrected_rows_hold():
-    rows = [r for r in PC.proof_chain_results(False) if r.form == "corrected"]
+    rows = [r for r in proof_chain_results(False) if r.form == "corrected"]
     assert all(r.holds is True for r in rows), [r.describe() for r in rows if r.holds is not True]

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from trainers.estimators import flatten_grads, per_sample_grads, per_sample_grads_loop
-from verify import instances, remark55
+from verify import instances
 from verify.conftest import QUICK, expected_failure
+from verify.section5 import remark5_5
 from verify.verdict import Recorded, expect
 
 # Recorded per exact case (sine-expanding, L_f = 3, γ = 0.9, RP-DP, β = 0, 2500 samples per arm):
@@ -44,44 +45,44 @@ FLAT = {
                                    for a, h in RATIO])
 def test_sn_reduces_variance_at_large_h(arm, h):
     """Remark 5.5: v[vanilla](h) / v[arm](h) ≥ 1 with confidence at h = 10 and 15."""
-    expect(remark55.ratio_check("vanilla", arm, h, QUICK), RATIO.get((arm, h)))
+    expect(remark5_5.ratio_check("vanilla", arm, h, QUICK), RATIO.get((arm, h)))
 
 
 @pytest.mark.parametrize("arm", [pytest.param(a, marks=expected_failure(RATE.get(a))) for a in RATE])
 def test_sn_lowers_growth_rate(arm):
     """Remark 5.5: the growth rate of log v in h is lower with SN."""
-    expect(remark55.rate_check("vanilla", arm, QUICK), RATE.get(arm))
+    expect(remark5_5.rate_check("vanilla", arm, QUICK), RATE.get(arm))
 
 
 @pytest.mark.parametrize("arm", [pytest.param(a, marks=expected_failure(FLAT.get(a))) for a in FLAT])
 def test_sn_variance_not_exponential(arm):
-    expect(remark55.flat_check(arm, QUICK), FLAT.get(arm))
+    expect(remark5_5.flat_check(arm, QUICK), FLAT.get(arm))
 
 
 def test_vanilla_variance_exponential():
     """The setting is the one the remark is about: without SN, log v grows faster than FLAT."""
-    r = remark55.flat_check("vanilla", QUICK)
+    r = remark5_5.flat_check("vanilla", QUICK)
     assert r.holds is False, r.describe()
 
 
-@pytest.mark.parametrize("h", remark55.LARGE_H)
+@pytest.mark.parametrize("h", remark5_5.LARGE_H)
 def test_ratio_control_contracting_reference(h):
     """Control: a reduction that exists (the contracting reference model) is detected, and with
     the arms swapped the same check is violated."""
-    r = remark55.ratio_check("vanilla", "contracting", h, QUICK)
-    swapped = remark55.ratio_check("contracting", "vanilla", h, QUICK)
+    r = remark5_5.ratio_check("vanilla", "contracting", h, QUICK)
+    swapped = remark5_5.ratio_check("contracting", "vanilla", h, QUICK)
     assert r.holds is True and swapped.holds is False, (r.describe(), swapped.describe())
 
 
 def test_rate_control_contracting_reference():
-    r = remark55.rate_check("vanilla", "contracting", QUICK)
-    swapped = remark55.rate_check("contracting", "vanilla", QUICK)
+    r = remark5_5.rate_check("vanilla", "contracting", QUICK)
+    swapped = remark5_5.rate_check("contracting", "vanilla", QUICK)
     assert r.holds is True and swapped.holds is False, (r.describe(), swapped.describe())
 
 
 def test_flat_control_contracting_reference():
     """Control of ``flat_check``: it passes where the variance does not grow (contracting model)."""
-    r = remark55.flat_check("contracting", QUICK)
+    r = remark5_5.flat_check("contracting", QUICK)
     assert r.holds is True, r.describe()
 
 
@@ -90,23 +91,23 @@ def test_spectral_norm_realised():
     model's constant is about its last layer's; both fit the data. Measured: the model's second
     layer sits at 1.031 (one power-iteration step per update leaves σ(W) slightly underestimated),
     the others at 1.000."""
-    for module in (remark55.model("sn")[0], remark55.policy(True)[0]):
+    for module in (remark5_5.model("sn")[0], remark5_5.policy(True)[0]):
         for m in module.modules():
             if isinstance(m, torch.nn.Linear) and torch.nn.utils.parametrize.is_parametrized(m):
                 assert abs(torch.linalg.matrix_norm(m.weight.detach(), 2).item() - 1) < 0.05
-    van, sn = remark55.realised("vanilla"), remark55.realised("sn")
+    van, sn = remark5_5.realised("vanilla"), remark5_5.realised("sn")
     assert sn["L_policy"] < 1.001 < van["L_policy"] and sn["L_model"] < van["L_model"], (van, sn)
-    noise_var = instances.toy(remark55.INST).true_model.c ** 2
+    noise_var = instances.toy(remark5_5.INST).true_model.c ** 2
     assert van["mse_model"] < 1.5 * noise_var and sn["mse_model"] < 1.5 * noise_var, (van, sn)
 
 
 def test_sn_per_sample_grads_match_loop():
     """The vmap per-sample gradients of an SN policy are those of autograd, one sample at a time
     (the derivative is taken with respect to the raw weight, through the normalisation)."""
-    p = instances.toy(remark55.INST)
+    p = instances.toy(remark5_5.INST)
     g = torch.Generator().manual_seed(0)
     s0, noise = p.sample_zeta(4, g), p.sample_noise(3, 4, g)
-    pol, fn = remark55.pair("sn")[1], remark55.value_fn("sn", 3)
+    pol, fn = remark5_5.pair("sn")[1], remark5_5.value_fn("sn", 3)
     fast = flatten_grads(per_sample_grads(pol, fn, s0, noise))
     loop = flatten_grads(per_sample_grads_loop(pol, fn, s0, noise))
     assert torch.allclose(fast, loop, rtol=1e-8, atol=1e-10)
@@ -117,9 +118,9 @@ def test_full_configuration():
     """The full sweep (h = 0…15, 6000 samples) gives the quick verdicts. Measured: v[vanilla] / v[sn]
     = 0.746 (99% CI [0.293, 1.76]) at h = 10 and 0.376 ([0.179, 0.713], violated) at h = 15; rate
     difference −0.099 ([−0.205, 0.006]); SN rate 0.776 ([0.706, 0.836]) > FLAT."""
-    pair10, pair15 = (remark55.ratio_check("vanilla", "sn", h, False) for h in remark55.LARGE_H)
+    pair10, pair15 = (remark5_5.ratio_check("vanilla", "sn", h, False) for h in remark5_5.LARGE_H)
     assert pair10.holds is None and pair15.holds is False, (pair10.describe(), pair15.describe())
-    rows = remark55.checks(False)
+    rows = remark5_5.checks(False)
     assert not any(r.holds for r in rows if r.claim in ("remark5.5", "remark5.5.rate")), [r.describe() for r in rows]
-    assert remark55.flat_check("sn", False).holds is False
-    assert remark55.ratio_check("vanilla", "contracting", 15, False).holds is True
+    assert remark5_5.flat_check("sn", False).holds is False
+    assert remark5_5.ratio_check("vanilla", "contracting", 15, False).holds is True

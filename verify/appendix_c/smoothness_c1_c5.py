@@ -227,7 +227,7 @@ def chain_results(quick: bool) -> list[CheckResult]:
 
 
 def results(quick: bool) -> list[CheckResult]:
-    """The smoothness step and final chain, for ``verify.proof_chains.proof_chain_results``."""
+    """The smoothness step and final chain, for ``verify.appendix_c.proof_chain_results``."""
     return step_results(quick) + chain_results(quick)
 
 

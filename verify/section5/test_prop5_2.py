@@ -10,12 +10,12 @@ import math
 import numpy as np
 import pytest
 
-from verify import prop52
 from verify.conftest import QUICK, expected_failure
+from verify.section5 import prop5_2
 from verify.verdict import Recorded, expect
 
-FREE, PROJ = prop52.DELTAS
-PAIRS = prop52.QUICK.pairs()
+FREE, PROJ = prop5_2.DELTAS
+PAIRS = prop5_2.QUICK.pairs()
 
 #: (name, H, T) -> recorded verdict, measured, bound of the projected experiment where it does not hold
 PROJECTED = {
@@ -29,18 +29,18 @@ PROJECTED = {
 }
 
 
-@pytest.mark.parametrize("name", list(prop52.BOUNDS))
+@pytest.mark.parametrize("name", list(prop5_2.BOUNDS))
 @pytest.mark.parametrize("H,T", PAIRS)
 def test_algorithm1(name, H, T):
     """Every form holds on Algorithm 1's iterates, with δ = max |θ_t| stated in the row."""
-    r = prop52.check(name, H, T, FREE, QUICK)
-    assert r.claim == prop52.BOUNDS[name][0] and r.instance["projection"] == "none (Algorithm 1)"
-    assert r.instance["delta"] >= round(float(np.abs(prop52.run(H, T, FREE, QUICK).theta).max()), 4) - 1e-4
+    r = prop5_2.check(name, H, T, FREE, QUICK)
+    assert r.claim == prop5_2.BOUNDS[name][0] and r.instance["projection"] == "none (Algorithm 1)"
+    assert r.instance["delta"] >= round(float(np.abs(prop5_2.run(H, T, FREE, QUICK).theta).max()), 4) - 1e-4
     assert r.holds is True, r.describe()
 
 
 def _projected_params():
-    for name in prop52.BOUNDS:
+    for name in prop5_2.BOUNDS:
         for H, T in PAIRS:
             yield pytest.param(name, H, T, marks=expected_failure(PROJECTED.get((name, H, T))), id=f"{name}-{H}-{T}")
 
@@ -50,40 +50,40 @@ def test_projected_experiment(name, H, T):
     """The projected iteration (not Algorithm 1). Where it fails, the iterates stop at θ = δ = θ*/2
     where ∇J ≠ 0, so min_t E‖∇J‖² = 0.38 = (Lθ*/2)² while the bound's terms are ≈ 0 at H = 60 (no
     truncation bias)."""
-    r = prop52.check(name, H, T, PROJ, QUICK)
+    r = prop5_2.check(name, H, T, PROJ, QUICK)
     assert r.claim.endswith("-projected")
     expect(r, PROJECTED.get((name, H, T)))
 
 
 @pytest.mark.parametrize("key", list(PROJECTED), ids=lambda k: "-".join(map(str, k)))
 def test_projected_recorded(key):
-    PROJECTED[key].check(prop52.check(*key, PROJ, QUICK))
+    PROJECTED[key].check(prop5_2.check(*key, PROJ, QUICK))
 
 
 def test_holm_keeps_the_projected_violations():
-    rows = [r for r in prop52.results(QUICK) if r.claim.endswith("-projected")]
+    rows = [r for r in prop5_2.results(QUICK) if r.claim.endswith("-projected")]
     assert sum(r.holds is False for r in rows) == len(PROJECTED)
 
 
-@pytest.mark.parametrize("name", list(prop52.BOUNDS))
+@pytest.mark.parametrize("name", list(prop5_2.BOUNDS))
 def test_negative_control_bias_terms_removed(name):
     """Each bound with its b_t terms removed (b_t = 0, ε(T) = 0) is caught on the projected H = 5 run,
     where the truncation bias carries the bound (the check can fail)."""
-    T = dict(prop52.QUICK.Ts)[5][-1]
-    r = prop52.check(name, 5, T, PROJ, QUICK, drop=("b",))
+    T = dict(prop5_2.QUICK.Ts)[5][-1]
+    r = prop5_2.check(name, 5, T, PROJ, QUICK, drop=("b",))
     assert r.holds is False, r.describe()
 
 
 def test_step_sizes_satisfy_the_hypotheses():
     """T ≥ 4L² and η = 1/√T < 1/L (so c > 0) for every T run, and c ≤ 2√T (proof C.5)."""
     for H, T in PAIRS:
-        r = prop52.run(H, T, FREE, QUICK)
-        assert T >= 4 * prop52.TOY.L ** 2 and 0 < r.c <= 2 * math.sqrt(T)
+        r = prop5_2.run(H, T, FREE, QUICK)
+        assert T >= 4 * prop5_2.TOY.L ** 2 and 0 < r.c <= 2 * math.sqrt(T)
 
 
 def test_exact_bias_and_variance_match_monte_carlo():
     """The exact E ĝ(θ) and Var ĝ the rows use agree with sampled per-sample gradients."""
-    for toy in prop52.TOYS.values():
+    for toy in prop5_2.TOYS.values():
         g = toy.ghat(np.array([0.3]), 40000, np.random.default_rng(5))[0]
         se = g.std() / math.sqrt(len(g))
         assert abs(g.mean() - toy.mean_ghat(0.3)) < 4 * se
@@ -93,7 +93,7 @@ def test_exact_bias_and_variance_match_monte_carlo():
 def test_unprojected_iterates_leave_a_ball_that_excludes_the_maximiser():
     """Erratum E10(a): nothing in the paper keeps the iterates in a given Θ; Algorithm 1 leaves
     Θ = [−θ*/2, θ*/2], so Prop 5.2's hypothesis holds only for a Θ chosen after the run."""
-    r = prop52.run(5, dict(prop52.QUICK.Ts)[5][0], FREE, QUICK)
+    r = prop5_2.run(5, dict(prop5_2.QUICK.Ts)[5][0], FREE, QUICK)
     assert r.radius > PROJ
 
 
@@ -102,7 +102,7 @@ def test_power_on_algorithm1_is_nil():
     controls (b_t, v_t or J terms removed, alone or in pairs) is caught: min_t E‖∇J(θ_t)‖² is the best
     iterate's, far below an average-based bound, so these verdicts cannot tell the printed bound from
     a careless variant on this toy."""
-    cs = prop52.structural_controls(QUICK)
+    cs = prop5_2.structural_controls(QUICK)
     assert len(cs) == 100 and all(c.real.holds is True for c in cs)
     assert not any(c.control.holds is False for c in cs)
     assert min(c.real.bound / c.real.measured for c in cs) > 200

@@ -195,7 +195,7 @@ CONVENTIONS = {"unscaled": "ν-samples as printed (no 1/(1 − γ); E13 not appl
 def exact_means(h: float) -> tuple[float, float, float]:
     """(∇J, E_ζ ĝ, E_ν ĝ) in closed form on the scalar LQR with exact model and critic (RP-DP and RP-DR
     coincide in mean there); h = ∞ unrolls ``HORIZON_EXACT`` steps (γ^400 < 1e-18)."""
-    from verify.proof_chains import ScalarLQR, _d
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR, _d
 
     m = ScalarLQR.from_spec(INST)
     hh = HORIZON_EXACT if math.isinf(h) else int(h)
