@@ -1,15 +1,20 @@
 """trainers.theory: the simulator's Jacobians against independent differences, ε_f = 0 and a zero
 gradient distance for a model that is the simulator, the gradient-path recursion against the
-shared estimator's exact pathwise derivatives, and the command line's errors."""
+shared estimator's exact pathwise derivatives, ε_v exact where Q^π is known (γ = 0) and its
+pathwise derivative against a difference of Q_H, the intervals against scipy's bootstrap of the
+data, reproducibility from a seed, and the command line's errors."""
+import dataclasses
 import json
+import math
 
 import mujoco
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from torch import nn
 
-from trainers import estimators, figures, theory
+from trainers import estimators, figures, instrument, theory
 from trainers.agents import Agent
 from trainers.config import Config
 from trainers.termination import TERMINAL
@@ -167,6 +172,9 @@ def test_eps_f_is_positive_for_a_learned_model():
     assert out["eps_f_real"] > 0.1 and out["grad_distance"] > 0
 
 
+SMALL_EPS_V = ["--eps-v-states", "2", "--eps-v-draws", "2", "--eps-v-horizons", "1,2"]
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("theory") / "run"
@@ -175,10 +183,12 @@ def tiny_run(tmp_path_factory):
 
 
 def test_cli_measures_a_run(tiny_run, capsys):
-    assert theory.main([str(tiny_run), "--json", "--samples", "3"]) == 0
+    assert theory.main([str(tiny_run), "--json", "--samples", "3", *SMALL_EPS_V]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["h"] == 2 and out["n"] == 3 and out["step"] == 200
     assert np.isfinite(out["eps_f_real"]) and len(out["D_imag"]) == 3
+    assert out["eps_v_draws"] == 2 and {"eps_v_H1", "eps_v_H2_lo", "eps_v_paired_H2_units"} <= set(out)
+    assert out["eps_f_real_lo"] <= out["eps_f_real"] <= out["eps_f_real_hi"]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -186,6 +196,9 @@ def test_cli_measures_a_run(tiny_run, capsys):
     (["{tmp}"], "holds no config.json"),
     (["{run}", "--samples", "1"], "--samples must be >= 2"),
     (["{run}", "--bogus"], "unrecognized arguments"),
+    (["{run}", "--eps-v-horizons", "1,x"], "--eps-v-horizons must be integers"),
+    (["{run}", "--eps-v-horizons", "0,3"], "--eps-v-horizons must be >= 1"),
+    (["{run}", "--eps-v-draws", "1"], "--eps-v-draws >= 2"),
     ([], "required"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys, args, message):
@@ -277,3 +290,109 @@ def test_cli_refuses_a_checkpoint_of_other_networks(tiny_run, tmp_path, capsys):
     (other / theory.CHECKPOINT).write_bytes((tiny_run / theory.CHECKPOINT).read_bytes())
     assert theory.main([str(other)]) == 2
     assert "does not match the current trainers" in capsys.readouterr().err
+
+
+class _RewardCritic(nn.Module):
+    """Q̂(s, a) = r(s, a) + c Σ_j s_j with the simulator's reward: Q^π itself at γ = 0 when c = 0."""
+
+    def __init__(self, sim, c):
+        super().__init__()
+        self.sm, self.c = theory.SimulatorModel(sim), c
+
+    def forward(self, s, a):
+        return self.sm.reward(s, a) + self.c * s.sum(1)
+
+
+def _eps_v_inputs(sim, n=3, lift=1.0):
+    torch.manual_seed(0)
+    agent = Agent(Config.tiny(h=2), sim.obs_dim, sim.nu)
+    s = torch.tensor(theory.contact_free_states(sim, n, np.random.default_rng(8), lift=lift)[0], dtype=torch.float32)
+    a = torch.rand(n, sim.nu) * 2 - 1
+    return agent, instrument.value_expansion(agent), s, a
+
+
+def test_eps_v_is_exact_where_q_is_known():
+    """At γ = 0, Q^π = r and Q_H = r for every H and draw: a critic equal to r gives ε_v = 0; adding
+    c Σ_j s_j gives ε_v = c √d_s at every state (raw) and c ‖scale‖ in units; the a-part is untouched."""
+    sim = theory.Simulator("Hopper-v5")
+    agent, vx, s, a = _eps_v_inputs(sim)
+    scale = torch.linspace(0.5, 2.0, sim.obs_dim, dtype=torch.float64)
+    spec = theory.EpsV(states=3, draws=2, horizons=(1, 4))
+    for c, raw, units in ((0.0, 0.0, 0.0), (0.1, 0.1 * math.sqrt(sim.obs_dim), 0.1 * float(scale.norm()))):
+        vx0 = dataclasses.replace(vx, gamma=0.0, critic=_RewardCritic(sim, c))
+        with instrument.measuring(vx0):
+            out, detail = theory.measure_eps_v(vx0, theory.SimulatorModel(sim), agent.terminal, s, a, s, a, scale,
+                                               spec, 0, np.random.default_rng(0))
+        for hh in spec.horizons:
+            assert out[f"eps_v_clean_H{hh}"] == 1.0
+            np.testing.assert_allclose(detail[f"eps_v_H{hh}"], raw, atol=1e-5)
+            np.testing.assert_allclose(detail[f"eps_v_H{hh}_units"], units, atol=1e-5)
+            assert out[f"eps_v_H{hh}"] == pytest.approx(raw, abs=1e-5)
+
+
+def test_q_pathwise_matches_a_central_difference_of_q_h():
+    """The backpropagated ∂Q_H/∂(s, a) (simulator Jacobians, policy, entropy, critic tail) against a
+    central difference of the forward Q_H with the same ς, in double precision, without contact."""
+    sim = theory.Simulator("Hopper-v5")
+    agent, vx, s, a = _eps_v_inputs(sim, n=2)
+    vx = dataclasses.replace(vx, alpha=0.2)
+    for m in (vx.policy, vx.critic):
+        m.double()
+    s, a = s.double(), a.double()
+    noise = vx.sample_noise(2, 2, torch.Generator().manual_seed(1), dtype=torch.float64)
+    simm = theory.SimulatorModel(sim)
+    with instrument.measuring(vx):
+        _, dq_s, dq_a, bad = theory.q_pathwise(vx, simm, agent.terminal, s, a, noise, 3)
+        eps = 1e-5
+
+        def q(s_, a_):
+            return theory.q_pathwise(vx, simm, agent.terminal, s_, a_, noise, 3)[0]
+        fd_s = torch.stack([(q(s + eps * e, a) - q(s - eps * e, a)) / (2 * eps) for e in torch.eye(sim.obs_dim, dtype=s.dtype)], 1)
+        fd_a = torch.stack([(q(s, a + eps * e) - q(s, a - eps * e)) / (2 * eps) for e in torch.eye(sim.nu, dtype=s.dtype)], 1)
+    assert not bad.any()
+    torch.testing.assert_close(dq_s, fd_s, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(dq_a, fd_a, rtol=1e-4, atol=1e-5)
+
+
+def test_interval_is_scipys_bootstrap_of_the_data():
+    """Resampling start-state indices gives the same BCa interval as bootstrapping the values."""
+    x = np.random.default_rng(0).lognormal(size=20)
+    ours = theory.interval(lambda idx: x[idx].mean(-1), len(x), np.random.default_rng(1))
+    ref = stats.bootstrap((x,), np.mean, method="BCa", confidence_level=theory.LEVEL,
+                          n_resamples=theory.N_RESAMPLES, rng=np.random.default_rng(1)).confidence_interval
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+    assert all(math.isnan(v) for v in theory.interval(lambda idx: x[idx].mean(-1), 2, np.random.default_rng(1)))
+
+
+def test_gradient_intervals_through_the_gram_matrix_equal_direct_resampling():
+    rng = np.random.default_rng(2)
+    g_m, g_s = torch.tensor(rng.normal(size=(6, 9))), torch.tensor(rng.normal(size=(6, 9)) + 1)
+    out = {}
+    theory._gradient_statistics(out, g_m, g_s, np.random.default_rng(3))
+    gm, gs = g_m.numpy(), g_s.numpy()
+    d = np.linalg.norm(gm.mean(0) - gs.mean(0))
+    assert out["grad_distance"] == pytest.approx(d)
+    assert out["grad_rel_distance"] == pytest.approx(d / np.linalg.norm(gs.mean(0)))
+    direct = theory.interval(lambda idx: np.linalg.norm(gm[idx].mean(-2) - gs[idx].mean(-2), axis=-1), 6,
+                             np.random.default_rng(3))
+    np.testing.assert_allclose((out["grad_distance_lo"], out["grad_distance_hi"]), direct, rtol=1e-9)
+
+
+def test_heavy_tail_flags_a_mean_carried_by_few_terms():
+    rng = np.random.default_rng(4)
+    assert not theory.heavy_tail(np.abs(rng.normal(5.0, 1.0, 32)))
+    assert theory.heavy_tail(np.r_[np.ones(31), 1e3])
+
+
+def test_measure_is_reproducible_from_its_seed():
+    sim = theory.Simulator("Hopper-v5")
+    torch.manual_seed(0)
+    agent = Agent(Config.tiny(h=2), 11, 3)
+    states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
+    spec = theory.EpsV(states=2, draws=2, horizons=(1, 2))
+    runs = [theory.measure(agent, states, sim, n=4, seed=seed, eps_v=spec)["summary"] for seed in (0, 0, 1)]
+    for r in runs:
+        for k in ("seconds", "cpu_seconds"):
+            r.pop(k)
+    assert json.dumps(runs[0]) == json.dumps(runs[1])
+    assert runs[0]["eps_f_real"] != runs[2]["eps_f_real"]

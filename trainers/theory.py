@@ -48,6 +48,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -55,6 +56,7 @@ from typing import Callable, Optional
 import mujoco
 import numpy as np
 import torch
+from scipy import stats
 from torch import Tensor
 from torch.func import functional_call, jacrev, vmap
 
@@ -231,9 +233,9 @@ class _SimStep(torch.autograd.Function):
     """(s, a) -> (s', r) through the simulator, one row at a time; backward with its Jacobians."""
 
     @staticmethod
-    def forward(ctx, s: Tensor, a: Tensor, sim: Simulator):
-        jacs = [sim.jacobian(si, ai, check=True)
-                for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
+    def forward(ctx, s: Tensor, a: Tensor, simm: SimulatorModel):
+        jacs = [simm.jacobian(si, ai) for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
+        simm.trace.append(jacs)
         ctx.jacs = jacs
         nxt = torch.tensor(np.stack([j.next_obs for j in jacs]), dtype=s.dtype)
         r = torch.tensor([j.reward for j in jacs], dtype=s.dtype)
@@ -262,15 +264,26 @@ def to_units(f_s: Tensor, f_a: Tensor, scale: Optional[Tensor]) -> tuple[Tensor,
 class SimulatorModel:
     """The true f and r on raw observations, as the callables ``estimators.mve_value`` takes:
     ``model(s, a, xi)`` (ξ ignored: the simulator is deterministic) and ``reward(s, a)``. One
-    simulator call serves the reward and the transition of the same (s, a)."""
+    simulator call serves the reward and the transition of the same (s, a); every (s, a) row is
+    differenced once (``jacobian`` remembers it), so the real paths, the reference gradient and the
+    ε_v rollouts share their Jacobians. ``trace`` collects the ``StepJacobian``s of every step taken."""
 
     def __init__(self, sim: Simulator):
         self.sim = sim
+        self.trace: list[list[StepJacobian]] = []
         self._last: Optional[tuple] = None
+        self._memo: dict[bytes, StepJacobian] = {}
+
+    def jacobian(self, s: np.ndarray, a: np.ndarray) -> StepJacobian:
+        """``sim.jacobian(s, a, check=True)`` of one float64 row, computed once per (s, a)."""
+        key = s.tobytes() + a.tobytes()
+        if key not in self._memo:
+            self._memo[key] = self.sim.jacobian(s, a, check=True)
+        return self._memo[key]
 
     def _step(self, s: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
         if self._last is None or self._last[0] is not s or self._last[1] is not a:
-            self._last = (s, a, *_SimStep.apply(s, a, self.sim))
+            self._last = (s, a, *_SimStep.apply(s, a, self))
         return self._last[2], self._last[3]
 
     def model(self, s: Tensor, a: Tensor, xi: Optional[Tensor] = None) -> Tensor:
@@ -280,10 +293,10 @@ class SimulatorModel:
         return self._step(s, a)[1]
 
 
-def sim_jacobians(sim: Simulator, s: Tensor, a: Tensor) -> tuple[Tensor, Tensor, list]:
+def sim_jacobians(simm: SimulatorModel, s: Tensor, a: Tensor) -> tuple[Tensor, Tensor, list]:
     """∂f/∂s, ∂f/∂a of the simulator at each row of (s, a) (raw observations), and the
     ``StepJacobian``s."""
-    jacs = [sim.jacobian(si, ai, check=True) for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
+    jacs = [simm.jacobian(si, ai) for si, ai in zip(s.detach().double().numpy(), a.detach().double().numpy())]
     return torch.tensor(np.stack([j.f_s for j in jacs])), torch.tensor(np.stack([j.f_a for j in jacs])), jacs
 
 
@@ -377,13 +390,171 @@ def _quantiles(x: Tensor) -> dict[str, float]:
     return {"mean": float(x.mean()), **{f"q{int(q * 100)}": float(torch.quantile(x, q)) for q in QUANTILES}}
 
 
-def rp_gradient(vx: instrument.ValueExpansion, s0: Tensor, noise: estimators.Noise, h: int) -> Tensor:
-    """∇_θ of the batch objective (4.2) of ``vx`` (flattened in ``named_parameters()`` order)."""
+def rp_gradients(vx: instrument.ValueExpansion, s0: Tensor, noise: estimators.Noise, h: int) -> Tensor:
+    """∇_θ V̂_h(s_{0,n}) of (4.1) per start state, (N, P) float64 in ``named_parameters()`` order:
+    one forward pass, one backward per row (the simulator's rows cannot be vmapped). Their mean is
+    the batch gradient (4.2); the rows are what the intervals resample."""
     params = list(vx.policy.parameters())
     with torch.enable_grad():
-        objective = vx.value_fn(h)(vx.policy, s0, noise).mean()
-        grads = torch.autograd.grad(objective, params)
-    return torch.cat([g.reshape(-1) for g in grads]).double()
+        values = vx.value_fn(h)(vx.policy, s0, noise)
+        rows = []
+        for n in range(values.shape[0]):
+            grads = torch.autograd.grad(values[n], params, retain_graph=True, allow_unused=True)
+            rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).double()
+                                   for p, g in zip(params, grads)]))
+    return torch.stack(rows)
+
+
+# --- 6. ε_v of (4.8) -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EpsV:
+    """Sizes of the ε_v (4.8) estimate: ``states`` real states s_h, ``draws`` policy-noise sequences
+    per state, Q_H's pathwise derivative for each H in ``horizons``. Cost: about
+    states · draws · max(horizons) step Jacobians (≈ 0.05–0.1 s each on one loaded core). The
+    default is the training hook's; the command line takes larger ones."""
+
+    states: int = 8
+    draws: int = 2
+    horizons: tuple[int, ...] = (1, 3, 10)
+
+
+def q_pathwise(vx: instrument.ValueExpansion, simm: SimulatorModel, terminal: Callable, s: Tensor, a: Tensor,
+               noise: estimators.Noise, horizon: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The estimate of Q^π behind ε_v and its pathwise derivative, per row:
+
+        Q_H(s, a; ς) = r(s, a) + γ 1[s_1 not terminal] V_{H−1}(s_1; ς),
+
+    s_1 = f(s, a) the simulator's step and V_{H−1} the value expansion (4.1) of
+    ``estimators.mve_value`` along the simulator with the true reward, the env's termination rule
+    and the critic's soft tail γ^{H−1}(Q̂ − α log π) — the target the critic is trained on, unrolled
+    H − 1 more steps. ∂Q_H/∂(s, a) is backpropagated through the simulator's step Jacobians with ς
+    held fixed (reparameterised policy noise). Returns (Q_H, ∂Q_H/∂s, ∂Q_H/∂a, nonsmooth): the last
+    marks the rows that met, while alive, a step whose difference measures a contact switch
+    (``StepJacobian.nonsmooth``), where the chain holds a jump, not a derivative."""
+    if horizon < 1:
+        raise ValueError(f"an eps_v horizon must be >= 1, got {horizon}")
+    simm.trace = []
+    with torch.enable_grad():
+        s_, a_ = s.detach().clone().requires_grad_(True), a.detach().clone().requires_grad_(True)
+        s1, r0 = simm.model(s_, a_), simm.reward(s_, a_)
+        v = estimators.mve_value(vx.policy, simm.model, simm.reward, vx.critic, s1, noise, horizon - 1, vx.gamma,
+                                 vx.alpha, terminal)
+        q = r0 + vx.gamma * (~terminal(s1)).to(v.dtype) * v
+        dq_s, dq_a = torch.autograd.grad(q.sum(), (s_, a_))
+    alive = np.ones(s.shape[0], bool)
+    nonsmooth = np.zeros(s.shape[0], bool)
+    for jacs in simm.trace:
+        nonsmooth |= alive & np.array([j.nonsmooth for j in jacs])
+        alive &= ~terminal(torch.tensor(np.stack([j.next_obs for j in jacs]))).numpy()
+    return q.detach(), dq_s.double(), dq_a.double(), torch.tensor(nonsmooth)
+
+
+def measure_eps_v(vx: instrument.ValueExpansion, simm: SimulatorModel, terminal: Callable, s: Tensor, a: Tensor,
+                  s_hat: Tensor, a_hat: Tensor, scale: Tensor | None, spec: EpsV, seed: int,
+                  rng: np.random.Generator) -> tuple[dict, dict]:
+    """ε_v of (4.8) at the real (s_h, a_h) (coupled reading, as (4.7)'s for RP-DP) and against the
+    critic at the imagined (ŝ_h, â_h) of the same start state and ς (paired reading), for each H.
+
+    ∂Q^π is estimated by the mean over ``spec.draws`` noise sequences of ∂Q_H (``q_pathwise``).
+    What is exact and what is not: the simulator's step Jacobians are central differences
+    (validated to ~1e-9 without contact); the rest is an estimate with three errors, each reported.
+    (i) Truncation: Q_H's tail is the critic, so E ∂Q_H − ∂Q^π = γ^H · ∂(Q̂ − Q^π)(s_H, a_H)
+    carried back through d(s_H, a_H)/d(s, a) — its weight γ^H is reported (``eps_v_gammaH_H*``),
+    its transport is not bounded (chaotic contact dynamics can grow it), hence several H.
+    (ii) Piecewise smoothness: a pathwise derivative differentiates the contact mode the rollout is
+    in; the derivative of the expectation also has the mode switches' boundary terms, which this
+    estimator (like every RP gradient) drops. Draws that cross a switch within the difference's eps
+    (``nonsmooth``) are left out (``eps_v_clean_H*``: the fraction kept; states left with none drop
+    out); the fraction of rollout steps with a contact or limit active is ``eps_v_constrained``.
+    (iii) Monte Carlo: ‖mean of draws − ∂Q_H‖ adds noise that biases the norm upwards; its size is
+    the per-state standard error ``eps_v_se_median_H*``. Termination enters Q_H as the env's rule,
+    whose derivative is 0 almost everywhere. Per H: mean with BCa interval over states, median, max,
+    heavy-tail flag, in raw and (``_units``) normaliser coordinates (∂Q/∂x = ∂Q/∂s · scale)."""
+    out: dict = {}
+    detail: dict = {}
+    m, k = s.shape[0], spec.draws
+    out["eps_v_states"] = m
+    out["eps_v_draws"] = k
+    horizons = sorted(set(spec.horizons))
+    if m < 2 or not horizons:
+        return out, detail
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 4, 8]).generate_state(1)[0]))
+    noise = vx.sample_noise(max(horizons) - 1, k * m, gen)  # ς shared by every H (common random numbers)
+    def rep(x: Tensor) -> Tensor:  # draw-major: row d·m + j is state j, draw d
+        return x.repeat(k, 1)
+
+    crit = {name: batch_jacobian(lambda s_, a_: vx.critic(s_, a_)[:, None], ss, aa)
+            for name, ss, aa in (("coupled", s, a), ("paired", s_hat, a_hat))}
+    crit = {name: (c[0][:, 0], c[1][:, 0]) for name, c in crit.items()}
+    sc = torch.ones(s.shape[1], dtype=torch.float64) if scale is None else scale.double()
+    out["eps_v_critic_grad_median"] = float((crit["coupled"][0].norm(dim=1) + crit["coupled"][1].norm(dim=1)).median())
+    for hh in horizons:
+        _, dq_s, dq_a, bad = q_pathwise(vx, simm, terminal, rep(s), rep(a), noise, hh)
+        steps = [j for jacs in simm.trace for j in jacs]
+        if hh == horizons[-1]:
+            out["eps_v_constrained"] = float(np.mean([j.constrained for j in steps]))
+            out["eps_v_clipped_out"] = float(np.mean([j.clipped_out for j in steps]))
+        keep = (~bad).reshape(k, m).double()
+        dq_s, dq_a = dq_s.reshape(k, m, -1), dq_a.reshape(k, m, -1)
+        count = keep.sum(0)
+        mean_s = (dq_s * keep[..., None]).sum(0) / count[:, None]
+        mean_a = (dq_a * keep[..., None]).sum(0) / count[:, None]
+        # the Monte Carlo standard error of the averaged derivative (its norm), states with ≥ 2 clean draws
+        dev = ((dq_s - mean_s) ** 2).sum(-1) + ((dq_a - mean_a) ** 2).sum(-1)
+        se = ((dev * keep).sum(0) / (count * (count - 1))).sqrt()
+        out[f"eps_v_clean_H{hh}"] = float(keep.mean())
+        out[f"eps_v_gammaH_H{hh}"] = vx.gamma ** hh
+        out[f"eps_v_se_median_H{hh}"] = float(se[count >= 2].median()) if (count >= 2).any() else math.nan
+        out[f"eps_v_dq_median_H{hh}"] = float((mean_s.norm(dim=1) + mean_a.norm(dim=1))[count > 0].median()) \
+            if (count > 0).any() else math.nan
+        for reading, (c_s, c_a) in crit.items():
+            for suffix, w in (("", torch.ones_like(sc)), ("_units", sc)):
+                err = ((mean_s - c_s) * w).norm(dim=1) + (mean_a - c_a).norm(dim=1)
+                name = "eps_v" + ("" if reading == "coupled" else "_paired") + f"_H{hh}{suffix}"
+                ok = (count > 0).numpy()
+                vals = err.numpy()[ok]
+                _mean_with_interval(out, name, vals, rng)
+                if reading == "coupled":
+                    out[f"{name}_median"] = float(np.median(vals)) if len(vals) else math.nan
+                    out[f"{name}_max"] = float(np.max(vals)) if len(vals) else math.nan
+                detail[name] = err.tolist()
+    return out, detail
+
+
+# --- intervals -------------------------------------------------------------------------------------
+LEVEL = 0.95  # two-sided level of every interval here
+N_RESAMPLES = 2000
+
+
+def interval(stat: Callable[[np.ndarray], np.ndarray], n: int, rng: np.random.Generator) -> tuple[float, float]:
+    """BCa bootstrap interval (``LEVEL``, ``scipy.stats.bootstrap``) of a statistic of the n start
+    states, the independent unit of a measurement: ``stat(idx)`` maps integer resamples idx (..., n)
+    to (...). (nan, nan) with fewer than 3 states or where the bootstrap degenerates (no spread)."""
+    if n < 3:
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a degenerate distribution: NaN limits, reported as such
+        res = stats.bootstrap((np.arange(n),), lambda idx, axis=-1: stat(np.asarray(idx, int)), vectorized=True,
+                              method="BCa", confidence_level=LEVEL, n_resamples=N_RESAMPLES, rng=rng)
+    lo, hi = res.confidence_interval
+    return float(lo), float(hi)
+
+
+def heavy_tail(x: np.ndarray) -> bool:
+    """A mean of nonnegative terms is carried by few of them: Kish's effective number
+    (Σx)²/Σx² is below half the terms (an exponential sits at one half, a normal well above)."""
+    x = np.abs(np.asarray(x, np.float64))
+    x = x[np.isfinite(x)]
+    total = (x ** 2).sum()
+    return bool(total > 0 and x.sum() ** 2 / total < len(x) / 2)
+
+
+def _mean_with_interval(out: dict, name: str, x: np.ndarray, rng: np.random.Generator) -> None:
+    """``name`` (the mean of per-state values x), its interval ``_lo``/``_hi`` and ``_heavy``."""
+    x = np.asarray(x, np.float64)
+    out[name] = float(x.mean()) if len(x) else math.nan
+    out[f"{name}_lo"], out[f"{name}_hi"] = interval(lambda idx: x[idx].mean(-1), len(x), rng)
+    out[f"{name}_heavy"] = heavy_tail(x)
 
 
 def model_scale(agent) -> Optional[Tensor]:
@@ -394,12 +565,12 @@ def model_scale(agent) -> Optional[Tensor]:
     return norm.scale.detach().double().clone()
 
 
-def _path_jacobians(sim: Simulator, vx: instrument.ValueExpansion, path: Rollout, varsigma: Tensor,
+def _path_jacobians(simm: SimulatorModel, vx: instrument.ValueExpansion, path: Rollout, varsigma: Tensor,
                     h: int) -> dict[str, Tensor]:
     """Simulator, model and policy Jacobians at the states and actions 0…h−1 of ``path``, (h, N, …)."""
     n = path.s.shape[1]
     s, a = path.s[:h].reshape(h * n, -1), path.a[:h].reshape(h * n, -1)
-    f_s, f_a, jacs = sim_jacobians(sim, s, a)
+    f_s, f_a, jacs = sim_jacobians(simm, s, a)
     fh_s, fh_a = model_jacobians(vx.model, s, a)
     pi_s = policy_state_jacobian(vx.policy, s, varsigma[:h].reshape(h * n, -1))
     out = dict(f_s=f_s, f_a=f_a, fh_s=fh_s, fh_a=fh_a, pi_s=pi_s,
@@ -438,13 +609,46 @@ def _gradient_paths(vx, path: Rollout, varsigma: Tensor, systems: list[tuple], h
     return [{k: torch.cat([p[k] for p in ps], 1) for k in ps[0]} for ps in pieces]
 
 
-def _path_statistics(out: dict, detail: dict, name: str, j: dict, w: Tensor, suffix: str) -> None:
+def _weighted(x: Tensor, w: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    x, w = x.detach().double().numpy(), w.detach().double().numpy()
+    return np.where(w > 0, x, 0.0), w
+
+
+def _max_of_means(out: dict, name: str, x: Tensor, w: Tensor, rng: np.random.Generator) -> np.ndarray:
+    """(4.7)'s form: the max over steps i of the mean over start states (weights w ∈ {0, 1}, (h, N)),
+    with its interval over the start states and the heavy-tail flag of the terms at the maximising
+    step. Returns the per-step means."""
+    x, w = _weighted(x, w)
+
+    def stat(idx):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = (x[:, idx] * w[:, idx]).sum(-1) / w[:, idx].sum(-1)
+        return np.max(np.where(np.isnan(means), -np.inf, means), axis=0)
+
+    per_step = (x * w).sum(-1) / w.sum(-1)
+    i = int(np.nanargmax(per_step))
+    out[name] = float(per_step[i])
+    out[f"{name}_lo"], out[f"{name}_hi"] = interval(stat, x.shape[1], rng)
+    out[f"{name}_heavy"] = heavy_tail(x[i][w[i] > 0])
+    return per_step
+
+
+def _pooled_mean(out: dict, name: str, x: Tensor, w: Tensor, rng: np.random.Generator) -> None:
+    """The mean over all (step, state) with w = 1, its interval over the start states, heavy tail."""
+    x, w = _weighted(x, w)
+    out[name] = float((x * w).sum() / w.sum())
+    out[f"{name}_lo"], out[f"{name}_hi"] = interval(
+        lambda idx: (x[:, idx] * w[:, idx]).sum((0, -1)) / w[:, idx].sum((0, -1)), x.shape[1], rng)
+    out[f"{name}_heavy"] = heavy_tail(x[w > 0])
+
+
+def _path_statistics(out: dict, detail: dict, name: str, j: dict, w: Tensor, suffix: str,
+                     rng: np.random.Generator) -> None:
     """ε_f (coupled) and the local Lipschitz constants of one path in one coordinate system."""
     err = spectral(j["fh_s"] - j["f_s"]) + spectral(j["fh_a"] - j["f_a"])
     size = spectral(j["f_s"]) + spectral(j["f_a"])
-    per_step = _masked_mean(err, w)
-    out[f"eps_f_{name}{suffix}"] = float(per_step.max())
-    out[f"eps_f_{name}_rel{suffix}"] = float(_masked_mean(err / size, w).max())
+    per_step = _max_of_means(out, f"eps_f_{name}{suffix}", err, w, rng)
+    _max_of_means(out, f"eps_f_{name}_rel{suffix}", err / size, w, rng)
     out[f"eps_f_{name}_median{suffix}"] = float(err[w.bool()].median())  # the mean is heavy-tailed at contacts
     detail[f"eps_f_{name}_per_step{suffix}"] = per_step.tolist()
     keep = w.bool()
@@ -453,6 +657,7 @@ def _path_statistics(out: dict, detail: dict, name: str, j: dict, w: Tensor, suf
                      ("L_pi", spectral(j["pi_s"]))):
         for q, v in _quantiles(val[keep]).items():
             out[f"{key}_{name}_{q}{suffix}"] = v
+        _pooled_mean(out, f"{key}_{name}_mean{suffix}", val, w, rng)
         detail[f"{key}_{name}{suffix}"] = val.tolist()
 
 
@@ -483,21 +688,51 @@ def _growth_statistics(out: dict, detail: dict, name: str, gp: dict, alive: Tens
     detail[f"gradient_path_{name}{suffix}"] = {k: v.tolist() for k, v in gp.items()}
 
 
+def _gradient_statistics(out: dict, g_model: Tensor, g_sim: Tensor, rng: np.random.Generator) -> None:
+    """Distance, relative distance and cosine of the batch gradients (means of the per-state rows),
+    with intervals over the start states; resampled through the Gram matrix of the rows (a resample
+    is a vector of counts c, and ‖Σ c_n g_n‖² = cᵀ K c)."""
+    n = g_model.shape[0]
+    x = torch.cat([g_model, g_sim]).numpy()
+    k = x @ x.T
+    blocks = {"mm": k[:n, :n], "ss": k[n:, n:], "ms": k[:n, n:]}
+
+    def sq(idx) -> dict[str, np.ndarray]:
+        c = (idx[..., None] == np.arange(n)).sum(-2).astype(np.float64)
+        return {key: np.einsum("...i,ij,...j->...", c, b, c) / idx.shape[-1] ** 2 for key, b in blocks.items()}
+
+    stats_of = {
+        "grad_distance": lambda q: np.sqrt(np.maximum(q["mm"] + q["ss"] - 2 * q["ms"], 0)),
+        "grad_rel_distance": lambda q: np.sqrt(np.maximum(q["mm"] + q["ss"] - 2 * q["ms"], 0) / q["ss"]),
+        "grad_cosine": lambda q: q["ms"] / np.sqrt(q["mm"] * q["ss"]),
+    }
+    full = sq(np.arange(n))
+    out["grad_ref_norm"] = float(np.sqrt(full["ss"]))
+    out["grad_model_norm"] = float(np.sqrt(full["mm"]))
+    for name, f in stats_of.items():
+        out[name] = float(f(full))
+        out[f"{name}_lo"], out[f"{name}_hi"] = interval(lambda idx, f=f: f(sq(idx)), n, rng)
+
+
 def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 0, chunk: int = 8,
-            n_fd: int = 4) -> dict:
-    """All five measurements at the agent's current iterate, from ``n`` start states drawn from
+            n_fd: int = 4, eps_v: EpsV = EpsV()) -> dict:
+    """All six measurements at the agent's current iterate, from ``n`` start states drawn from
     ``states`` (raw replay observations) with a generator of their own, so a training run that
     measures stays bit-identical. Returns ``summary`` (numbers) and ``detail`` (per-sample lists).
     Keys without suffix are in raw observation coordinates, ``*_units`` in the normaliser's units.
+    Every mean over start states carries a ``LEVEL`` BCa interval over them (``_lo``, ``_hi``) and a
+    heavy-tail flag (``_heavy``); quantiles and medians are point values. The same ``seed`` gives
+    the same numbers.
 
     Real paths end where the env's termination rule fires: their statistics use the states before
     that; imagined paths are kept whole (the estimator weights them by the learned survival).
     ``n_fd`` start states also get the whole-step central difference: the FD error at replay states
-    (with contacts, unlike the test's contact-free states).
+    (with contacts, unlike the test's contact-free states). ε_v (``measure_eps_v``) is measured at
+    the first ``eps_v.states`` real s_h that are alive and not velocity-clipped.
     """
     if agent.model is None or agent.cfg.h < 1:
         raise ValueError(f"{agent.cfg.algo} with h = {agent.cfg.h} has no learned model to measure")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     h = agent.cfg.h
     vx = instrument.value_expansion(agent)
     scale = model_scale(agent)
@@ -505,26 +740,27 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
     ok = ~(np.abs(raw[:, sim.nq - 1:]) >= VELOCITY_CLIP).any(1)  # a clipped observation has no state
     rng = np.random.default_rng(seed)
     pick = rng.choice(np.flatnonzero(ok), size=min(n, int(ok.sum())), replace=False)
+    boot = np.random.default_rng(np.random.SeedSequence([seed, 2]))  # the intervals' resamples
     s0 = torch.tensor(raw[pick], dtype=torch.float32)
     n = s0.shape[0]
     noise = vx.sample_noise(h, n, torch.Generator().manual_seed(seed))
     simm = SimulatorModel(sim)
-    out: dict = {"h": h, "n": n, "replay_clipped_fraction": float((~ok).mean()), "normalised": scale is not None}
+    out: dict = {"h": h, "n": n, "replay_clipped_fraction": float((~ok).mean()), "normalised": scale is not None,
+                 "level": LEVEL}
     detail: dict = {}
     with instrument.measuring(vx):
         paths = {"real": rollout(vx.policy, simm.model, s0, noise, h),
                  "imag": rollout(vx.policy, vx.model, s0, noise, h)}
         # 1. the FD error of the step Jacobian at replay states and policy actions
-        fd = [max(relative_error(sim.jacobian(si, ai, check=True).f_s, fs),
-                  relative_error(sim.jacobian(si, ai, check=True).f_a, fa))
+        fd = [max(relative_error(simm.jacobian(si, ai).f_s, fs), relative_error(simm.jacobian(si, ai).f_a, fa))
               for si, ai in zip(paths["real"].s[0, :n_fd].double().numpy(), paths["real"].a[0, :n_fd].double().numpy())
               for fs, fa in [sim.fd_jacobian(si, ai)]]
         out["fd_rel_error_replay_median"], out["fd_rel_error_replay_max"] = float(np.median(fd)), float(np.max(fd))
-        term = agent.terminal(paths["real"].s[1:h]).double()  # (h−1, N): the real episode ended at s_i
-        alive = {"real": torch.cat([torch.ones(1, n, dtype=torch.float64), torch.cumprod(1 - term, 0)]),
-                 "imag": torch.ones(h, n, dtype=torch.float64)}
+        term = agent.terminal(paths["real"].s[1:h + 1]).double()  # (h, N): the real episode ended at s_i
+        alive_all = torch.cat([torch.ones(1, n, dtype=torch.float64), torch.cumprod(1 - term, 0)])  # s_0…s_h
+        alive = {"real": alive_all[:h], "imag": torch.ones(h, n, dtype=torch.float64)}
         out["real_alive_fraction"] = float(alive["real"].mean())
-        jac = {k: _path_jacobians(sim, vx, p, noise.varsigma, h) for k, p in paths.items()}
+        jac = {k: _path_jacobians(simm, vx, p, noise.varsigma, h) for k, p in paths.items()}
         # ε_f and the Lipschitz statistics use the states where the step is differentiable at FD resolution
         smooth = {k: alive[k] * (1 - j["nonsmooth"]) for k, j in jac.items()}
         for name, j in jac.items():
@@ -532,12 +768,12 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
             out[f"nonsmooth_{name}"] = float(_masked_mean(j["nonsmooth"], alive[name]).mean())
             for suffix, jj in (("", j), ("_units", _in_units(j, scale))):
                 # 2. eps_f of (4.7), coupled reading; 3. local Lipschitz constants
-                _path_statistics(out, detail, name, jj, smooth[name], suffix)
+                _path_statistics(out, detail, name, jj, smooth[name], suffix, boot)
         # 2'. paired reading of (4.7): f on the real path against f̂ on the imagined path, same s_0 and ς
         for suffix, r, m in (("", jac["real"], jac["imag"]),
                              ("_units", _in_units(jac["real"], scale), _in_units(jac["imag"], scale))):
             paired = spectral(m["fh_s"] - r["f_s"]) + spectral(m["fh_a"] - r["f_a"])
-            out[f"eps_f_paired{suffix}"] = float(_masked_mean(paired, smooth["real"] * smooth["imag"]).max())
+            _max_of_means(out, f"eps_f_paired{suffix}", paired, smooth["real"] * smooth["imag"], boot)
         # 4. gradient paths: f̂ along the imagined path, f along the real one, in both coordinates
         for name, fk in (("imag", ("fh_s", "fh_a")), ("real", ("f_s", "f_a"))):
             systems = [(jj[fk[0]], jj[fk[1]], jj["pi_s"]) for jj in (jac[name], _in_units(jac[name], scale))]
@@ -546,16 +782,21 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
                 _growth_statistics(out, detail, name, gp, alive[name], suffix)
         # 5. the RP-DP gradient through f̂, r̂ against the same estimator along the real trajectories
         ref = dataclasses.replace(vx, model=simm.model, reward=simm.reward, done_prob=None, terminal=agent.terminal)
-        g_model, g_sim = rp_gradient(vx, s0, noise, h), rp_gradient(ref, s0, noise, h)
-        out["grad_ref_norm"] = float(g_sim.norm())
-        out["grad_model_norm"] = float(g_model.norm())
-        out["grad_distance"] = float((g_model - g_sim).norm())
-        out["grad_rel_distance"] = out["grad_distance"] / max(out["grad_ref_norm"], 1e-300)
-        out["grad_cosine"] = float(g_model @ g_sim / (g_model.norm() * g_sim.norm()).clamp_min(1e-300))
+        _gradient_statistics(out, rp_gradients(vx, s0, noise, h), rp_gradients(ref, s0, noise, h), boot)
+        # 6. ε_v of (4.8) at the real s_h (alive, a determined state) and the imagined ŝ_h of the same s_0
+        s_h = paths["real"].s[h]
+        usable = alive_all[h].bool() & ~(s_h[:, sim.nq - 1:].abs() >= VELOCITY_CLIP).any(1)
+        idx = torch.nonzero(usable).flatten()[:eps_v.states]
+        ev, ev_detail = measure_eps_v(vx, simm, agent.terminal, s_h[idx], paths["real"].a[h][idx],
+                                      paths["imag"].s[h][idx], paths["imag"].a[h][idx], scale, eps_v, seed, boot)
+        out.update(ev)
+        detail.update(ev_detail)
         # the global bounds the networks carry (B.1): products of layer spectral norms, eval-mode weights
         out["policy_layer_bound"] = layer_bound(vx.policy)
         out["model_delta_layer_bound"] = layer_bound(agent.model.delta) if hasattr(agent.model, "delta") else math.nan
     out["seconds"] = time.perf_counter() - t0
+    out["cpu_seconds"] = time.process_time() - c0
+    out["step_jacobians"] = len(simm._memo)
     return {"summary": out, "detail": detail}
 
 
@@ -617,17 +858,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true", help="print the measurement as JSON")
     p.add_argument("--samples", type=int, default=32, help="start states from the replay buffer")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="start states, policy noise and resamples")
+    p.add_argument("--eps-v-states", type=int, default=16, help="real states s_h at which eps_v is measured")
+    p.add_argument("--eps-v-draws", type=int, default=4, help="policy-noise sequences per state")
+    p.add_argument("--eps-v-horizons", default="1,3,10,30", help="rollout lengths H of Q_H, comma-separated")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)
         if args.samples < 2:
             raise ValueError(f"--samples must be >= 2, got {args.samples}")
+        try:
+            horizons = tuple(int(x) for x in args.eps_v_horizons.split(","))
+        except ValueError:
+            raise ValueError(f"--eps-v-horizons must be integers separated by commas, got {args.eps_v_horizons!r}") from None
+        if min(horizons) < 1 or args.eps_v_draws < 2 or args.eps_v_states < 0:
+            raise ValueError("--eps-v-horizons must be >= 1, --eps-v-draws >= 2, --eps-v-states >= 0")
         agent, states, cfg, step = load_run(Path(args.run_dir))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(cfg.threads)
-    result = measure(agent, states, Simulator(cfg.env), n=args.samples, seed=args.seed)
+    spec = EpsV(states=args.eps_v_states, draws=args.eps_v_draws, horizons=horizons)
+    result = measure(agent, states, Simulator(cfg.env), n=args.samples, seed=args.seed, eps_v=spec)
     summary = {"run": str(args.run_dir), "env": cfg.env, "algo": cfg.algo, "sn": cfg.sn, "step": step,
                **result["summary"]}
     if args.json:
