@@ -277,9 +277,14 @@ def test_theory_figure_draws_sn_and_vanilla(tmp_path):
         (run / "config.json").write_text(json.dumps({"env": "Hopper-v5", "algo": "rp-dp", "h": 3, "sn": sn, "seed": 0}))
         (run / "metrics.csv").write_text("step,eval_return\n1000,1.0\n2000,2.0\n")
         for step in (1000, 2000):
-            theory.append_csv(run, step, {**{c: 1.0 + step / 1000 for c in cols}, "eps_f_real_units": 2.0})
+            row = {c: 1.0 + step / 1000 for c in cols}
+            if sn:  # a single run's band is its own interval
+                row.update({f"{c}_{e}": row[c] + d for c in cols for e, d in (("lo", -0.5), ("hi", 0.5))})
+            theory.append_csv(run, step, {**row, "eps_f_real_units": 2.0})
     written = figures.make_figures([tmp_path], tmp_path / "fig")
     assert tmp_path / "fig" / "fig_theory.png" in written
+    band = figures.theory_band([figures.load_run(tmp_path / "sn")], "eps_v_H10_units", True)
+    np.testing.assert_allclose(band[2], [1.5, 2.5])
 
 
 def test_cli_refuses_a_checkpoint_of_other_networks(tiny_run, tmp_path, capsys):

@@ -13,7 +13,8 @@ grouped by (env, algo, h, sn, model learner) and averaged over seeds. Gradient v
 - fig6_model_learners.png: RP-DP returns per model learner (Fig 6, Appendix B.2);
 - fig_theory.png: Section 5's quantities over training from ``theory.csv`` (``trainers.theory``),
   with and without SN: ε_f (4.7), local Lipschitz constants, growth of ‖dŝ_i/dθ‖ against ρ and
-  L_f·L_π, and the distance of the RP-DP gradient to the simulator's reference against ε_f;
+  L_f·L_π, the distance of the RP-DP gradient to the simulator's reference, ε_v (4.8) and the
+  distance against ε_f; a single run's band is its measurements' own 95 % interval;
 - summary.json: per group, the last evaluation return (mean, std over seeds), seeds and steps.
 
 Returns are mean ± std over seeds on the step range every seed covers. Variances span orders of
@@ -229,7 +230,25 @@ THEORY_PANELS = [
                                                 ("closed_loop_imag_median_units", "‖F_s+F_aΠ_s‖"),
                                                 ("rho_imag_median_units", "ρ"), ("LfLpi_imag_median_units", "L_f L_π")], True),
     ("RP-DP gradient vs simulator reference", [("grad_rel_distance", "‖ĝ − g_ref‖/‖g_ref‖")], True),
+    ("ε_v (4.8), estimated with Q_H, units", [("eps_v_H10_units", "H=10"), ("eps_v_H30_units", "H=30")], True),
 ]
+
+
+def theory_band(rs: list[Run], col: str, log: bool):
+    """Over seeds: ``seed_band``. One run: its measurements where they exist, with their own
+    intervals (``col``_lo/_hi, ``trainers.theory``) where it has them."""
+    if len(rs) == 1 and col in rs[0].theory:
+        t = rs[0].theory
+        ok = np.isfinite(t[col])
+        if ok.any() and f"{col}_lo" in t:
+            lo, hi = t[f"{col}_lo"][ok], t[f"{col}_hi"][ok]
+            y = t[col][ok]
+            return t["step"][ok], y, np.where(np.isfinite(lo), lo, y), np.where(np.isfinite(hi), hi, y)
+        if ok.any():
+            return t["step"][ok], t[col][ok], t[col][ok], t[col][ok]
+        return None
+    curves = [(r.theory["step"], r.theory[col]) for r in rs if col in r.theory]
+    return seed_band(curves, log) if curves else None
 
 
 def theory_figure(groups: dict[tuple, list[Run]], path: Path, written: list[Path]) -> Optional[str]:
@@ -243,8 +262,7 @@ def theory_figure(groups: dict[tuple, list[Run]], path: Path, written: list[Path
     for ax, (title, cols, log) in zip(axs, THEORY_PANELS):
         for key, rs in with_t.items():
             for col, lab in cols:
-                curves = [(r.theory["step"], r.theory[col]) for r in rs if col in r.theory]
-                band = seed_band(curves, log) if curves else None
+                band = theory_band(rs, col, log)
                 if band is not None:
                     plot_band(ax, band, f"{_label(key, ('algo', 'h', 'sn'))} {lab}", len(rs))
         ax.set_title(title, fontsize=9)

@@ -1,6 +1,7 @@
 """Section 5's quantities on Hopper-v5 / Walker2d-v5, with the simulator's own Jacobians (issue 13).
 
     python -m trainers.theory RUN_DIR [--json] [--samples N] [--seed S]
+                              [--eps-v-states 16] [--eps-v-draws 4] [--eps-v-horizons 1,3,10,30]
 
 At one checkpoint (policy π_θ, learned model f̂, critic Q̂, replay buffer) this measures
 
@@ -19,7 +20,17 @@ At one checkpoint (policy π_θ, learned model f̂, critic Q̂, replay buffer) t
    at the largest local constants seen (a sup over sampled states, so not a certified bound);
 5. the h-step RP-DP gradient (4.2) through f̂ and the same gradient along real trajectories with
    the simulator's Jacobians, the true reward and the same critic, policy noise and start states;
-   their distance is a full-scale proxy for the model part of the bias (Prop 5.8).
+   their distance is a full-scale proxy for the model part of the bias (Prop 5.8);
+6. ε_v of (4.8) at the real (s_h, a_h): E‖∂Q^π/∂s − ∂Q̂/∂s‖₂ + ‖∂Q^π/∂a − ∂Q̂/∂a‖₂. Q^π's
+   derivatives are not known on MuJoCo; they are *estimated* by the pathwise derivative of
+   Q_H = r + γ r_1 + … + γ^H (Q̂ − α log π)(s_H, a_H) along the simulator with the policy noise held
+   fixed, averaged over noise draws, for several H (``q_pathwise``, ``measure_eps_v``, which name
+   the truncation, contact and Monte Carlo errors of that estimate).
+
+Intervals. Every mean over start states (ε_f, ε_v, the means of the local constants) and the
+gradient distance, relative distance and cosine carry a ``LEVEL`` = 95 % BCa bootstrap interval
+over the start states (scipy.stats.bootstrap; trainers/ does not import verify/) and, for the
+means, a heavy-tail flag; medians and quantiles are point values. A seed fixes everything.
 
 The simulator. The observation is (qpos[1:], clip(qvel, ±10)); the x position it drops does not
 enter the dynamics (the floor is an infinite plane), so a state is rebuilt from an observation with
