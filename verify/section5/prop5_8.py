@@ -9,13 +9,20 @@ always-valid upper bound (1 − γ)^{-1/2} (uniform noise has no closed-form ν 
 
 Checks:
 - ``bound_checks``: b_t ≤ bound over the ε grid, one row per (estimator, form, β, h);
-- ``zero_checks``: at ε_f = ε_v = 0 the printed bound is 0, so it claims b_t = 0;
+- ``zero_checks``: at ε_f = ε_v = 0 the printed bound is 0, so it claims b_t = 0; b_t there is exact
+  (closed form, ``exact_bias``), one row per (β, h): RP-DP and RP-DR have equal means with an exact
+  model and critic;
 - ``sensitivity_checks``: the dependence (5.3) claims: the bias *caused* by the model error,
   ‖E ĝ(ε_f) − E ĝ(0)‖, measured with common random numbers, is at most the bound's ε_f part
   B(ε_f, 0) − B(0, 0); likewise for ε_v;
 - ``remark59_checks``: for h = 0, 3, ∞, whether the start distribution the remark recommends (ν, a
   mixture, ζ) gives the smallest bias, exact (closed form, exact model and critic), under both
   readings of the ν-samples (as printed, and × 1/(1 − γ), erratum E13's fix).
+
+Wherever the estimator sees no error (ε_f = 0 or h = 0, where the model is not called; and δ_v = 0
+or h = ∞, where the critic is not), b_t is the closed form ``exact_bias`` (h = ∞ as the paper means
+it, full BPTT, unrolled ``HORIZON_EXACT`` steps), compared with the bound + ``ROUNDING``; elsewhere
+it is Monte Carlo (``HORIZON_INF`` steps at h = ∞).
 """
 from __future__ import annotations
 
@@ -53,6 +60,9 @@ ESTIMATORS = ("dp", "dr")
 RECOMMENDED = {0: 1.0, 3: 0.5, math.inf: 0.0}
 HORIZON_INF = 100  # h = ∞ unrolls 100 steps: γ^100 < 3e-5
 HORIZON_EXACT = 400  # h = ∞ in the closed forms
+#: the closed form's rounding: an unbiased case comes out as b ≈ 6e-17 (h = ∞, β = 0), so an exact
+#: row compares b with bound + ROUNDING (the smallest nonzero exact b here is 0.0117)
+ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)
@@ -137,27 +147,47 @@ def _inst(estimator, beta, h, **more) -> dict:
             "beta": beta, "h": _key(h), **more}
 
 
+def sees_no_error(ef: float, dv: float, h: float) -> bool:
+    """The estimator uses neither error: no model error or no model call (h = 0), and no critic
+    error or no critic call (h = ∞). Its mean is then that of the exact model and critic."""
+    return (ef == 0 or h == 0) and (dv == 0 or math.isinf(h))
+
+
+EXACT_NOTE = ("b_t exact (closed form, exact model and critic; RP-DP and RP-DR have equal means; h = ∞ is "
+              f"full BPTT, {HORIZON_EXACT} steps), against bound + {ROUNDING:g} (rounding)")
+
+
+def _row(claim: str, form: str, inst: dict, ef: float, dv: float, h: float, beta: float, estimator: str,
+         quick: bool, bound: float, note: str) -> CheckResult:
+    """b_t ≤ ``bound`` at one (ε_f, δ_v): exact where the estimator sees no error, else Monte Carlo."""
+    if sees_no_error(ef, dv, h):
+        x = exact_bias(h, beta, "unscaled")
+        return CheckResult(claim, form, inst, x, (x, x), bound + ROUNDING, level=LEVEL, note=f"{note}; {EXACT_NOTE}")
+    b = bias(ef, dv, h, beta, estimator, quick)
+    return CheckResult(claim, form, inst, b.estimate, (b.lower, b.upper), bound, level=LEVEL, note=note)
+
+
 def bound_check(name: str, estimator: str, beta: float, h: float, quick: bool, change: str = "") -> CheckResult:
     """b_t ≤ bound(ε_f, ε_v) over the ε grid at (estimator, β, h); the deciding row. ``change``: the
     bound with one structural change of ``verify.mutations`` (a negative control)."""
     rows = []
     for ef, dv in _grid(quick):
-        b = bias(ef, dv, h, beta, estimator, quick)
         e_f, e_v = errors(ef, dv, h)
-        rows.append(CheckResult("prop5.8", BOUNDS[name][0],
-                                _inst(estimator, beta, h, bound=name, eps_f=round(e_f, 4), eps_v=round(e_v, 4)),
-                                b.estimate, (b.lower, b.upper), bound_value(name, ef, dv, h, beta, change=change),
-                                level=LEVEL, note="κ = (1 − γ)^{-1/2}; constants of the perturbed model and critic; ε grid "
-                                + str(_grid(quick)) + (f"; control: {change}" if change else "")))
-    return worst(rows)
+        rows.append(_row("prop5.8", BOUNDS[name][0],
+                         _inst(estimator, beta, h, bound=name, eps_f=round(e_f, 4), eps_v=round(e_v, 4)),
+                         ef, dv, h, beta, estimator, quick, bound_value(name, ef, dv, h, beta, change=change),
+                         "κ = (1 − γ)^{-1/2}; constants of the perturbed model and critic; ε grid "
+                         + str(_grid(quick)) + (f"; control: {change}" if change else "")))
+    # an exact violation (p = 0) is the most confident one; ``worst`` would rank it by its margin
+    # relative to a bound of ROUNDING, below a Monte Carlo violation of a bound of 0
+    return worst([r for r in rows if r.holds is False and r.ci[0] == r.ci[1]] or rows)
 
 
-def zero_check(estimator: str, beta: float, h: float, quick: bool) -> CheckResult:
-    """At ε_f = ε_v = 0 the printed (5.3) is 0: b_t ≤ 0 is what it claims."""
-    b = bias(0.0, 0.0, h, beta, estimator, quick)
-    return CheckResult("prop5.8.zero-error", "printed", _inst(estimator, beta, h, eps_f=0, eps_v=0),
-                       b.estimate, (b.lower, b.upper), bound_value("(5.3)", 0.0, 0.0, h, beta), level=LEVEL,
-                       note="exact model and critic: (5.3) says the bias vanishes")
+def zero_check(beta: float, h: float) -> CheckResult:
+    """At ε_f = ε_v = 0 the printed (5.3) is 0: b_t ≤ 0 is what it claims. b_t exact (closed form)."""
+    inst = {**_inst("dp = dr (exact model and critic: equal means)", beta, h), "eps_f": 0, "eps_v": 0}
+    return _row("prop5.8.zero-error", "printed", inst, 0.0, 0.0, h, beta, "dp", True,
+                bound_value("(5.3)", 0.0, 0.0, h, beta), "exact model and critic: (5.3) says the bias vanishes")
 
 
 def shift(ef: float, dv: float, h: float, beta: float, estimator: str, quick: bool) -> measure.Bound:
@@ -191,57 +221,78 @@ CONVENTIONS = {"unscaled": "ν-samples as printed (no 1/(1 − γ); E13 not appl
                "scaled": "ν-samples × 1/(1 − γ) (E13's fix applied)"}
 
 
+#: structural controls of Remark 5.9 (``remark59_controls``): the exact bias recomputed with one careless
+#: change, by description; E13's convention is the third (a scaled row redone unscaled)
+GAMMA_SHIFT = "γ^h → γ^{h+1} (the terminal critic discounted one step too many)"
+SWAP = "β ↔ 1 − β (the weights of ν and ζ swapped)"
+E13_DROPPED = "ν-samples without the 1/(1 − γ) of E13"
+
+
 @lru_cache(maxsize=None)
-def exact_means(h: float) -> tuple[float, float, float]:
+def exact_means(h: float, gamma_shift: bool = False) -> tuple[float, float, float]:
     """(∇J, E_ζ ĝ, E_ν ĝ) in closed form on the scalar LQR with exact model and critic (RP-DP and RP-DR
-    coincide in mean there); h = ∞ unrolls ``HORIZON_EXACT`` steps (γ^400 < 1e-18)."""
+    coincide in mean there); h = ∞ unrolls ``HORIZON_EXACT`` steps (γ^400 < 1e-18). ``gamma_shift``:
+    the estimator's terminal critic weighted γ^{h+1} instead of γ^h (a control, ``GAMMA_SHIFT``)."""
     from verify.appendix_c.lemmas_c2_c3 import ScalarLQR, _d
 
     m = ScalarLQR.from_spec(INST)
     hh = HORIZON_EXACT if math.isinf(h) else int(h)
     Kc = torch.tensor(m.K0, dtype=torch.float64)
+
+    def mve(K, var0):
+        v = m.mve(K, Kc, hh, var0)
+        if gamma_shift:  # (4.1)'s γ^h Q̂(ŝ_h, â_h) → γ^{h+1} Q̂(ŝ_h, â_h)
+            v = v + (m.gamma ** (hh + 1) - m.gamma ** hh) * m.EQ(Kc, K, m.var_seq(K, var0, hh)[hh])
+        return v
+
     grad, = _d(m.J, m.K0)
-    e_zeta, = _d(lambda K: m.mve(K, Kc, hh, m.z ** 2), m.K0)
-    e_nu, = _d(lambda K: m.mve(K, Kc, hh, m.nu_var(m.K0)), m.K0)
+    e_zeta, = _d(lambda K: mve(K, m.z ** 2), m.K0)
+    e_nu, = _d(lambda K: mve(K, m.nu_var(m.K0)), m.K0)
     return grad, e_zeta, e_nu
 
 
-def exact_bias(h: float, beta: float, convention: str) -> float:
+def _signed_bias(h: float, beta: float, convention: str, change: str = "") -> float:
+    """∇J − (β s E_ν ĝ + (1 − β) E_ζ ĝ), s = 1/(1 − γ) under the ``scaled`` convention; ``change``:
+    ``GAMMA_SHIFT`` or ``SWAP`` (a control)."""
+    grad, e_zeta, e_nu = exact_means(h, change == GAMMA_SHIFT)
+    s = 1 / (1 - problem(0.0, 0.0).gamma) if convention == "scaled" else 1.0
+    w = 1 - beta if change == SWAP else beta
+    return grad - (w * s * e_nu + (1 - w) * e_zeta)
+
+
+def exact_bias(h: float, beta: float, convention: str, change: str = "") -> float:
     """b(β) = |∇J − (β s E_ν ĝ + (1 − β) E_ζ ĝ)|, s = 1/(1 − γ) under the ``scaled`` convention."""
-    grad, e_zeta, e_nu = exact_means(h)
-    s = 1 / (1 - problem(0.0, 0.0).gamma) if convention == "scaled" else 1.0
-    return abs(grad - (beta * s * e_nu + (1 - beta) * e_zeta))
+    return abs(_signed_bias(h, beta, convention, change))
 
 
-def _best_beta(h: float, convention: str) -> float:
+def _best_beta(h: float, convention: str, change: str = "") -> float:
     """argmin over β ∈ [0, 1] of the exact b(β) (|affine in β| in the scalar case)."""
-    grad, e_zeta, e_nu = exact_means(h)
-    s = 1 / (1 - problem(0.0, 0.0).gamma) if convention == "scaled" else 1.0
-    slope = s * e_nu - e_zeta
-    return float(np.clip((grad - e_zeta) / slope, 0.0, 1.0)) if slope else 0.0
+    s0, s1 = _signed_bias(h, 0.0, convention, change), _signed_bias(h, 1.0, convention, change)
+    return float(np.clip(s0 / (s0 - s1), 0.0, 1.0)) if s0 != s1 else 0.0
 
 
-def remark59_check(h: float, convention: str = "unscaled") -> CheckResult:
+def remark59_check(h: float, convention: str = "unscaled", change: str = "") -> CheckResult:
     """Remark 5.9 at exact model and critic, exact: sample from ν at h = 0 (β = 1 is the best β), from ζ at
     h = ∞ (β = 0 is), from a mixture at finite h > 0 (some β ∈ (0, 1) beats both β = 0 and β = 1).
 
     The row's measured value is b(recommended) − min_β b(β) ≤ 0 for h = 0, ∞, and
-    min(b(0), b(1)) − min_β b(β) > 0 (``ge``) for the mixture; β ranges over [0, 1]."""
-    best = _best_beta(h, convention)
-    b = {beta: exact_bias(h, beta, convention) for beta in (0.0, 0.5, 1.0)}
-    b_min = exact_bias(h, best, convention)
+    min(b(0), b(1)) − min_β b(β) > 0 (``ge``) for the mixture; β ranges over [0, 1]. ``change``: the
+    bias with ``GAMMA_SHIFT`` or ``SWAP`` (a structural control)."""
+    best = _best_beta(h, convention, change)
+    b = {beta: exact_bias(h, beta, convention, change) for beta in (0.0, 0.5, 1.0)}
+    b_min = exact_bias(h, best, convention, change)
     measured = {f"b(beta={beta})": round(x, 5) for beta, x in b.items()}
     inst = {"mdp": INST, **instances.SPECS[INST][1], "gamma": problem(0, 0).gamma, "h": _key(h),
             "estimator": "dp = dr (exact model)", "convention": CONVENTIONS[convention], **measured,
-            "best beta": round(best, 4)}
-    note = "exact (closed form); model and critic exact"
+            "best beta": round(best, 4), **({"control": change} if change else {})}
+    note = "exact (closed form); model and critic exact" + (f"; control: {change}" if change else "")
     if h in RECOMMENDED and RECOMMENDED[h] in (0.0, 1.0):
         rec = RECOMMENDED[h]
-        d = exact_bias(h, rec, convention) - b_min
-        return CheckResult("remark5.9", "printed", {**inst, "recommended": f"beta = {rec:g}"}, d, (d, d), 1e-12,
+        d = exact_bias(h, rec, convention, change) - b_min
+        return CheckResult("remark5.9", "printed", {**inst, "recommended": f"beta = {rec:g}"}, d, (d, d), ROUNDING,
                            level=LEVEL, note=note + f"; b(β = {rec:g}) − min_β b(β)")
     d = min(b[0.0], b[1.0]) - b_min
-    return CheckResult("remark5.9", "printed", {**inst, "recommended": "a mixture, beta in (0, 1)"}, d, (d, d), 1e-12,
+    return CheckResult("remark5.9", "printed", {**inst, "recommended": "a mixture, beta in (0, 1)"}, d, (d, d), ROUNDING,
                        direction="ge", level=LEVEL, note=note + "; min(b(0), b(1)) − min_β b(β) (> 0: a mixture is best)")
 
 
@@ -250,7 +301,7 @@ def bound_checks(quick):
 
 
 def zero_checks(quick):
-    return [zero_check(e, beta, h, quick) for e in ESTIMATORS for beta in BETAS for h in HS]
+    return [zero_check(beta, h) for beta in BETAS for h in HS]
 
 
 def sensitivity_checks(quick):
@@ -290,6 +341,21 @@ def structural_controls(quick: bool) -> list[Control]:
 @section("remark5.9", "Remark 5.9: which start distribution μ minimises the bias", order=35)
 def remark59_results(quick: bool) -> list[CheckResult]:
     return remark59_checks(quick)
+
+
+@controls("remark5.9")
+def remark59_controls(quick: bool) -> list[Control]:
+    """On every holding Remark 5.9 row: the exact bias with ``GAMMA_SHIFT`` and with ``SWAP``, and a
+    scaled row redone without E13's 1/(1 − γ) (``E13_DROPPED``)."""
+    out = []
+    for h in RECOMMENDED:
+        for convention in CONVENTIONS:
+            real = remark59_check(h, convention)
+            if real.holds is True:
+                out += [Control(change, real, remark59_check(h, convention, change)) for change in (GAMMA_SHIFT, SWAP)]
+                if convention == "scaled":
+                    out.append(Control(E13_DROPPED, real, remark59_check(h, "unscaled")))
+    return out
 
 
 @figure("prop5.8")
