@@ -498,7 +498,9 @@ def measure_eps_v(vx: instrument.ValueExpansion, simm: SimulatorModel, terminal:
             for name, ss, aa in (("coupled", s, a), ("paired", s_hat, a_hat))}
     crit = {name: (c[0][:, 0], c[1][:, 0]) for name, c in crit.items()}
     sc = torch.ones(s.shape[1], dtype=torch.float64) if scale is None else scale.double()
-    out["eps_v_critic_grad_median"] = float((crit["coupled"][0].norm(dim=1) + crit["coupled"][1].norm(dim=1)).median())
+    for suffix, w in (("", 1.0), ("_units", sc)):  # the size ε_v compares with: ‖∂Q̂/∂s‖ + ‖∂Q̂/∂a‖
+        c_s, c_a = crit["coupled"]
+        out[f"eps_v_critic_grad_median{suffix}"] = float(((c_s * w).norm(dim=1) + c_a.norm(dim=1)).median())
     for hh in horizons:
         _, dq_s, dq_a, bad = q_pathwise(vx, simm, terminal, rep(s), rep(a), noise, hh)
         steps = [j for jacs in simm.trace for j in jacs]
