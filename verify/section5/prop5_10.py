@@ -28,6 +28,13 @@ violated when A lies outside; the row is the deciding side, ``registry.worst``):
 - corrected: argmin in [min(h1, h2), max(h1, h2)] of (C.37), (C.38); at the argmin of the corrected g;
 - Remark 5.11: the argmin at the largest ε_v/ε_f exceeds the argmin at the smallest (both sets at
   level 1 − (1 − LEVEL)/2, so the comparison holds at LEVEL).
+
+Structural controls (``structural_controls``, on the rows that hold): each change of
+``verify.mutations`` applied to g of (C.28) (explicit and corrected: the changed integer argmin over
+0..20) and to ∂g_1/∂h, ∂g_2/∂h of (C.30) (the changed roots h1, h2 give the changed corrected (C.39)
+interval, and the changed root of (C.29)–(C.30)); a change that leaves a root where it was (one power of
+h dropped from every term of (C.30)) does not apply. Remark 5.11's: the ratio inverted, ε_f/ε_v for
+ε_v/ε_f (the rungs swapped: "h* decreases with ε_v/ε_f").
 """
 from __future__ import annotations
 
@@ -38,16 +45,22 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 import torch
+from scipy.optimize import brentq
 
 from bounds import hstar
+from bounds.numeric import Evaluator
+from bounds.symbols import BY_NAME
+from bounds.symbols import h as H_SYMBOL
 from toy_mdps.noise import Noise
 from trainers.estimators import flatten_grads, per_sample_grads
 from verify import instances, measure, stats
-from verify.registry import figure, section, worst
+from verify.mutations import changes
+from verify.registry import controls, figure, section, worst
 from verify.section5 import prop5_8
 from verify.stats import LEVEL
-from verify.verdict import CheckResult
+from verify.verdict import CheckResult, Control
 
 HS = tuple(range(21))
 ETA, L_SMOOTH, DELTA, N = 0.1, 1.0, 1.0, 16
@@ -183,19 +196,73 @@ def within(r: Rung, form: str, what: str, lo: float, hi: float, note: str = "") 
     return worst(rows)
 
 
+#: the theory's values compared with the argmin, by key of ``theory``: (form, what)
+RANGES = {"interval_paper": ("explicit", "(C.39) interval as printed"),
+          "interval": ("corrected", "[min(h1,h2), max(h1,h2)]"),
+          "root": ("explicit", "root of (C.29)-(C.30)"),
+          "argmin": ("explicit", "argmin of (C.28) from (C.16), (C.24)"),
+          "argmin_corrected": ("corrected", "argmin of corrected g")}
+
+
+def _range(t: dict, key: str) -> tuple[float, float]:
+    x = t[key]
+    return tuple(x) if isinstance(x, tuple) else (x, x)
+
+
+def _theory_row(r: Rung, key: str, lo: float, hi: float, note: str, shift: float = 0.0) -> CheckResult:
+    form, what = RANGES[key]
+    return within(r, form, what, math.floor(lo + shift) - 0.5, math.ceil(hi + shift) + 0.5, note)
+
+
 def checks(eps_f: float, delta_v: float, quick: bool, shift: float = 0.0) -> list[CheckResult]:
     """All comparisons on one rung; ``shift`` moves every theoretical value (negative control)."""
     r, t = rung(eps_f, delta_v, quick), theory(rung(eps_f, delta_v, quick))
     note = f"h1 = {t['h1']:.4g}, h2 = {t['h2']:.4g}" + (f"; control: theory shifted by {shift:g}" if shift else "")
-    ranges = {"interval_paper": ("explicit", "(C.39) interval as printed", t["interval_paper"]),
-              "interval": ("corrected", "[min(h1,h2), max(h1,h2)]", t["interval"]),
-              "root": ("explicit", "root of (C.29)-(C.30)", (t["root"], t["root"])),
-              "argmin": ("explicit", "argmin of (C.28) from (C.16), (C.24)", (t["argmin"],) * 2),
-              "argmin_corrected": ("corrected", "argmin of corrected g", (t["argmin_corrected"],) * 2)}
     out = [CheckResult("prop5.10", "printed", _inst(r, "Prop 5.10 O(·) with C_h = 1", reading=O_READING), r.h_best, r.ci,
                        t["paper"] + shift, level=LEVEL, note=note + "; ĥ ≤ h*_paper")]
-    out += [within(r, form, what, math.floor(lo + shift) - 0.5, math.ceil(hi + shift) + 0.5, note)
-            for form, what, (lo, hi) in ranges.values()]
+    return out + [_theory_row(r, key, *_range(t, key), note, shift) for key in RANGES]
+
+
+def positive_root(expr: sp.Expr, p: dict) -> float:
+    """The smallest positive root of ``expr``(h) where it turns from negative to positive, at the
+    parameters ``p`` (a log grid 1e-6..1e4 refined by brentq); nan if there is none."""
+    f = sp.lambdify(H_SYMBOL, expr.subs({BY_NAME[k]: v for k, v in p.items() if k in BY_NAME}), "numpy")
+    grid = np.geomspace(1e-6, 1e4, 4000)
+    with np.errstate(all="ignore"):
+        vals = np.broadcast_to(np.asarray(f(grid), dtype=float), grid.shape)
+    idx = np.flatnonzero((vals[:-1] < 0) & (vals[1:] >= 0))
+    if idx.size == 0:
+        return math.nan
+    return brentq(lambda x: float(f(x)), grid[idx[0]], grid[idx[0] + 1], xtol=1e-14, rtol=1e-12)
+
+
+@lru_cache(maxsize=None)
+def _g_changed(form: str, change: str) -> Evaluator:
+    """g of (C.28) (``explicit``) or the corrected g with one change of ``verify.mutations``."""
+    g = hstar.g_of_h() if form == "explicit" else hstar.g_corrected()
+    return Evaluator(changes(g, H_SYMBOL)[change], f"g_{form} {change}")
+
+
+def changed_theory(r: Rung) -> dict[tuple[str, str], tuple[float, float]]:
+    """(key of ``RANGES``, change) -> the theory's (lo, hi) with that change, at the rung's constants:
+    the argmin over 0..20 of the changed g, and the corrected (C.39) interval and (C.29)'s root from the
+    changed (C.30). A change that leaves a root of (C.30) where it was is left out (it does not apply)."""
+    p, hs, out = params(r), np.arange(HS[-1] + 1, dtype=float), {}
+    for key, form, g in (("argmin", "explicit", hstar.g_of_h()), ("argmin_corrected", "corrected", hstar.g_corrected())):
+        for change in changes(g, H_SYMBOL):
+            a = float(np.argmin(_g_changed(form, change).log(**{**p, "h": hs})))
+            out[key, change] = (a, a)
+    g1, g2 = hstar.g1_prime(), hstar.g2_prime()
+    c1, c2 = changes(g1, H_SYMBOL), changes(g2, H_SYMBOL)
+    h1, h2, root = positive_root(g1, p), positive_root(g2, p), positive_root(g1 + g2, p)
+    same = lambda x, y: math.isclose(x, y, rel_tol=1e-9)  # noqa: E731
+    for change in dict.fromkeys([*c1, *c2]):
+        e1, e2 = c1.get(change, g1), c2.get(change, g2)
+        k1, k2, k = positive_root(e1, p), positive_root(e2, p), positive_root(e1 + e2, p)
+        if math.isfinite(k1) and math.isfinite(k2) and not (same(k1, h1) and same(k2, h2)):
+            out["interval", change] = (min(k1, k2), max(k1, k2))
+        if math.isfinite(k) and not same(k, root):
+            out["root", change] = (k, k)
     return out
 
 
@@ -226,6 +293,28 @@ def results(quick: bool) -> list[CheckResult]:
     Holm keeps a violation when its rung's set excludes the theory, at that set's level)."""
     rows = results_all(quick)
     return stats.holm_per_claim(rows)
+
+
+@controls("prop5.10")
+def structural_controls(quick: bool) -> list[Control]:
+    """Every change of ``changed_theory`` on every rung where the real row holds, against the same
+    argmin set; and Remark 5.11 with the ratio inverted (the rungs swapped), where it holds."""
+    out = []
+    for ef, dv in config(quick).rungs:
+        r = rung(ef, dv, quick)
+        real = {x.instance["compare"]: x for x in checks(ef, dv, quick)}
+        for (key, change), (lo, hi) in changed_theory(r).items():
+            row = real[RANGES[key][1]]
+            if row.holds is True:
+                out.append(Control(change, row, _theory_row(r, key, lo, hi, f"control: {change}; theory [{lo:.4g}, {hi:.4g}]")))
+    growth = growth_check(quick)
+    if growth.holds is True:
+        out.append(Control(RATIO_INVERTED, growth, growth_check(quick, reverse=True)))
+    return out
+
+
+#: Remark 5.11's structural control: W's argument with ε_f/ε_v for ε_v/ε_f, i.e. h* decreasing in ε_v/ε_f
+RATIO_INVERTED = "ε_v/ε_f → ε_f/ε_v (h* decreasing in ε_v/ε_f)"
 
 
 @figure("prop5.10")

@@ -86,7 +86,7 @@ def test_remark511_best_h_grows_with_ratio():
 
 
 def test_remark511_negative_control():
-    """The same check with the rungs swapped ("h* decreases with ε_v/ε_f") is caught."""
+    """The same check with the rungs swapped ("h* decreases with ε_v/ε_f", ``RATIO_INVERTED``) is caught."""
     r = prop5_10.growth_check(QUICK, reverse=True)
     assert r.holds is False, r.describe()
 
@@ -97,6 +97,33 @@ def test_negative_control_theory_shifted():
     down = prop5_10.checks(*RUNGS[0], QUICK, shift=-10)[:1]
     for r in up + down:
         assert r.holds is False, r.describe()
+
+
+def test_roots_of_c30_reproduce_the_closed_forms():
+    """``positive_root``, which the structural controls use on the changed (C.30), gives (C.38)'s h1,
+    (C.37)'s h2 and the root of (C.29)–(C.30) on every rung (relative 1e-9)."""
+    from bounds import hstar
+    for x in RUNGS:
+        r = prop5_10.rung(*x, QUICK)
+        p, t = prop5_10.params(r), prop5_10.theory(r)
+        for expr, want in ((hstar.g1_prime(), t["h1"]), (hstar.g2_prime(), t["h2"]),
+                           (hstar.g1_prime() + hstar.g2_prime(), t["root"])):
+            assert math.isclose(prop5_10.positive_root(expr, p), want, rel_tol=1e-9), (x, expr, want)
+
+
+def test_structural_controls():
+    """Power. Prop 5.10's rows hold only on rungs 0 and 1, where the argmin set is {0} or {1} and every
+    theoretical h* is below 1; no structural change (of g (C.28): 13 on rung 0; of (C.30): γ^{2h} →
+    γ^{2h+1}, γ^{2h} → γ², the ε terms dropped, 5 per rung) moves the theory to another integer: 0 of 23
+    caught. (Dropping one power of h from every term of (C.30) leaves its roots in place: not applied.)
+    Remark 5.11 with ε_v/ε_f inverted (rungs swapped) is caught: 1 of 1."""
+    cs = prop5_10.structural_controls(QUICK)
+    assert all(c.real.holds is True for c in cs)
+    prop = [c for c in cs if c.claim == "prop5.10"]
+    assert len(prop) == 23 and not any(c.caught for c in prop), [c.to_json() for c in prop if c.caught]
+    assert {c.real.instance["eps_f"] for c in prop} == {RUNGS[0][0], RUNGS[1][0]}
+    remark = [c for c in cs if c.claim == "remark5.11"]
+    assert [(c.change, c.caught) for c in remark] == [(prop5_10.RATIO_INVERTED, True)]
 
 
 def test_common_random_numbers_are_shared_across_h():
