@@ -86,6 +86,16 @@ def test_flat_control_contracting_reference():
     assert r.holds is True, r.describe()
 
 
+def test_structural_controls():
+    """The registered controls: on the reference pair every check holds and each change (arms swapped,
+    constraint lifted) is caught, 4 of 4, for the ratio (h = 10, 15), the rate and the flat check."""
+    cs = remark5_5.structural_controls(QUICK)
+    assert [(c.claim, c.change, c.caught) for c in cs] == [
+        ("remark5.5", remark5_5.SWAPPED, True), ("remark5.5", remark5_5.SWAPPED, True),
+        ("remark5.5.rate", remark5_5.SWAPPED, True), ("remark5.5.not-exponential", remark5_5.LIFTED, True)], \
+        [c.to_json() for c in cs]
+
+
 def test_spectral_norm_realised():
     """SN layers have effective spectral norm ≈ 1, so the SN policy is ≈ 1-Lipschitz and the SN
     model's constant is about its last layer's; both fit the data. Measured: the model's second
