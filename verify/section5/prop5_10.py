@@ -255,13 +255,13 @@ def changed_theory(r: Rung) -> dict[tuple[str, str], tuple[float, float]]:
     g1, g2 = hstar.g1_prime(), hstar.g2_prime()
     c1, c2 = changes(g1, H_SYMBOL), changes(g2, H_SYMBOL)
     h1, h2, root = positive_root(g1, p), positive_root(g2, p), positive_root(g1 + g2, p)
-    same = lambda x, y: math.isclose(x, y, rel_tol=1e-9)  # noqa: E731
     for change in dict.fromkeys([*c1, *c2]):
         e1, e2 = c1.get(change, g1), c2.get(change, g2)
         k1, k2, k = positive_root(e1, p), positive_root(e2, p), positive_root(e1 + e2, p)
-        if math.isfinite(k1) and math.isfinite(k2) and not (same(k1, h1) and same(k2, h2)):
+        moved = not (math.isclose(k1, h1, rel_tol=1e-9) and math.isclose(k2, h2, rel_tol=1e-9))
+        if math.isfinite(k1) and math.isfinite(k2) and moved:
             out["interval", change] = (min(k1, k2), max(k1, k2))
-        if math.isfinite(k) and not same(k, root):
+        if math.isfinite(k) and not math.isclose(k, root, rel_tol=1e-9):
             out["root", change] = (k, k)
     return out
 
@@ -295,6 +295,10 @@ def results(quick: bool) -> list[CheckResult]:
     return stats.holm_per_claim(rows)
 
 
+#: Remark 5.11's structural control: W's argument with ε_f/ε_v for ε_v/ε_f, i.e. h* decreasing in ε_v/ε_f
+RATIO_INVERTED = "ε_v/ε_f → ε_f/ε_v (h* decreasing in ε_v/ε_f)"
+
+
 @controls("prop5.10")
 def structural_controls(quick: bool) -> list[Control]:
     """Every change of ``changed_theory`` on every rung where the real row holds, against the same
@@ -311,10 +315,6 @@ def structural_controls(quick: bool) -> list[Control]:
     if growth.holds is True:
         out.append(Control(RATIO_INVERTED, growth, growth_check(quick, reverse=True)))
     return out
-
-
-#: Remark 5.11's structural control: W's argument with ε_f/ε_v for ε_v/ε_f, i.e. h* decreasing in ε_v/ε_f
-RATIO_INVERTED = "ε_v/ε_f → ε_f/ε_v (h* decreasing in ε_v/ε_f)"
 
 
 @figure("prop5.10")
