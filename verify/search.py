@@ -3,7 +3,7 @@
     python -m verify.search CLAIM [--form printed|explicit|corrected] [--bound NAME] [--budget N]
                             [--seed S] [--starts K] [--json] [--instance JSON]
 
-Claims and their truth (exact, so the search is deterministic):
+Claims and their truth (exact where a closed form exists, so those searches are deterministic):
 
 - ``prop5.4`` v_t(1) (N = 1; both sides scale as 1/N) and ``prop5.8`` b_t = ‖∇J − E ĝ‖ on the LQR
   family: A, B, K, σ, Cholesky factors of the dynamics-noise and initial-state covariances, γ, h
@@ -19,6 +19,12 @@ Claims and their truth (exact, so the search is deterministic):
   π_θ(s, ς) = K s + θ + σ ς (θ the action offset, as ``verify.appendix_c.derivatives_c9_c13``): dŝ_i/dθ = D_i with
   D_{i+1} = (A + BK) D_i + B, dâ_i/dθ = K D_i + I, exact, and L_f = ‖[A B cI]‖, L_π = ‖[K σI]‖,
   L_θ = 1 exact on all of ℝ^d. Step i ∈ 1..30.
+- ``lemmaC.1`` (Monte Carlo) and ``C.9`` (exact per trajectory) on the state-dependent scalar path
+  instances; ``lemmaC.2``, ``lemmaC.3`` on the scalar LQR closed forms; ``C.19``–``C.24`` (the bias
+  chain, sample means of coupled trajectories, b_t exact); ``prop5.2``, ``cor5.12`` on the offset-LQ
+  toy (exact moments of the iterates); ``prop5.10`` (the argmin of g from exact b_t, v_t against h*);
+  ``prop5.4-sine`` (Prop 5.4 on the sine family, Monte Carlo with BCa intervals): the families of
+  ``verify.search_families``, whose docstring states each one's truth and hypotheses.
 
 The optimiser is ``scipy.optimize.differential_evolution`` (integrality for dims, h, i, estimator),
 ``--starts`` runs with seeds S, S + 1, …, sharing three quarters of ``--budget`` evaluations (on the
@@ -27,10 +33,12 @@ where the printed step bounds fail; the hand-picked LQR instances of ``verify.in
 instance join the first populations), then Powell refines the continuous coordinates. The best instance is
 then shrunk: each coordinate is rounded (0 first, then 1, 2 decimals) while the verdict and a ratio
 ≥ 1 (for a counterexample) or ≥ 90% of the best (otherwise) survive, and the smallest h or i that
-keeps it is taken; the result is re-evaluated, and a Prop 5.4/5.8 counterexample is re-verified by
-Monte Carlo of the shared estimator (``verify.measure``, 99%).
-Not covered here: Lemma C.1 (on the offset family its deviations vanish), Lemmas C.2/C.3,
-Props 5.2, 5.10, Cor 5.12, the (C.19)–(C.24) intermediate steps, the sine family.
+keeps it is taken; the result is re-evaluated, and a counterexample is re-verified: Prop 5.4/5.8 on
+the LQR family by Monte Carlo of the shared estimator (``verify.measure``, 99%), the Monte Carlo
+families (Lemma C.1, the bias chain, the sine family) with fresh draws at a higher sample size.
+Not covered here: the variance chain (C.7)–(C.17), Lemma C.3's change of measure with κ and (C.25),
+the (C.28)–(C.39) steps one by one (Prop 5.10 is searched as a whole), Remark 5.11, the sine family
+for Prop 5.8 (its ∇J is a finite-difference estimate), and dimensions above 1 outside the LQR family.
 """
 from __future__ import annotations
 
@@ -39,8 +47,8 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -49,8 +57,9 @@ from scipy.optimize import differential_evolution, minimize
 import bounds
 from toy_mdps.lqr import LQR, QuadraticCritic
 from toy_mdps.lqr_exact import eps_v_interval, moments
-from verify import instances
+from verify import instances, search_families
 from verify.registry import section
+from verify.search_families import Evaluation, Family, Infeasible, Var
 from verify.stats import LEVEL, widen
 from verify.verdict import CheckResult
 
@@ -68,19 +77,8 @@ TARGETS = {
     "C.10": {"printed": ("c10",), "corrected": ("c10_corrected",)},
     "C.12": {"printed": ("c12",), "corrected": ("c12_corrected",)},
     "C.13": {"printed": ("K_hat",), "corrected": ("K_hat_corrected",)},
+    **search_families.TARGETS,
 }
-
-
-class Infeasible(Exception):
-    """The instance violates the family's standing hypotheses (uncertified, unstable)."""
-
-
-@dataclass(frozen=True)
-class Var:
-    name: str
-    low: float
-    high: float
-    integer: bool = False
 
 
 def _mat(prefix, rows, cols, lo, hi):
@@ -96,8 +94,6 @@ LQR_VARS = ([Var("d_s", 1, 2, True), Var("d_a", 1, 2, True)] + _mat("A", 2, 2, -
 STEP_VARS = ([Var("d_s", 1, 2, True), Var("d_a", 1, 2, True)] + _mat("A", 2, 2, -1.5, 1.5)
              + _mat("B", 2, 2, -1.5, 1.5) + _mat("K", 2, 2, -1.5, 1.5)
              + [Var("c", 0.0, 1.0), Var("sigma", 0.0, 1.0), Var("i", 1, I_MAX, True)])
-#: coordinates the shrinker leaves alone (discrete or structural)
-DISCRETE = {"d_s", "d_a", "h", "i", "estimator"}
 
 
 def _block(x: dict, prefix: str, rows: int, cols: int) -> np.ndarray:
@@ -144,20 +140,7 @@ def lqr_problem(inst: dict) -> LQR:
     return p
 
 
-@dataclass
-class Evaluation:
-    """One instance judged: the check row, the ratio measured / bound (conservative side) and which
-    hypotheses of the claim the instance satisfies."""
-
-    row: CheckResult
-    ratio: float
-    hypotheses: dict = field(default_factory=dict)
-
-
-def _ratio(measured: float, bound: float) -> float:
-    if bound > 0:
-        return measured / bound
-    return math.inf if measured > 0 else 0.0
+_ratio = search_families.ratio
 
 
 def evaluate_lqr(claim: str, name: str, inst: dict) -> Evaluation:
@@ -232,28 +215,22 @@ def _form(claim: str, name: str) -> str:
     return next(f for f, names in TARGETS[claim].items() if name in names)
 
 
-@dataclass(frozen=True)
-class Family:
-    vars: list
-    instance: Callable[[dict], dict]
-    evaluate: Callable[[str, str, dict], Evaluation]
-    small: str  # the discrete coordinate to minimise when shrinking (h or i)
-    seeds: tuple = ()  # hand-picked points (partial dicts) that start the search, one per start
-
-
 def _lqr_seed(A, B, K):
     return {"d_s": 1, "d_a": 1, "A00": A, "B00": B, "K00": K, "sigma": 0.1, "w1": 0.05, "w2": 0.05,
             "z1": 0.5, "z2": 0.5, "gamma": 0.9}
 
 
 FAMILIES = {"lqr": Family(LQR_VARS, lqr_instance, evaluate_lqr, "h",
-                          tuple(_lqr_seed(**instances.SPECS[k][1]) for k in ("lqr-lipschitz>1", "lqr-contracting"))),
+                          tuple(_lqr_seed(**instances.SPECS[k][1]) for k in ("lqr-lipschitz>1", "lqr-contracting")),
+                          lambda claim, name, inst: monte_carlo_check(claim, inst, name)),
             "step": Family(STEP_VARS, step_instance, evaluate_step, "i",
                            ({"d_s": 1, "d_a": 1, "A00": 0.07, "B00": 0.99, "K00": 0.99, "sigma": 0.01, "i": 2},))}
 
 
 def family_of(claim: str) -> Family:
-    return FAMILIES["lqr" if claim.startswith("prop") else "step"]
+    if claim in search_families.FAMILIES:
+        return search_families.FAMILIES[claim]
+    return FAMILIES["lqr" if claim in ("prop5.4", "prop5.8") else "step"]
 
 
 @dataclass
@@ -308,13 +285,13 @@ class Objective:
         if h_min:
             self.fam = Family([Var("h", h_min, v.high, True) if v.name == "h" else v for v in self.fam.vars],
                               self.fam.instance, self.fam.evaluate, self.fam.small,
-                              tuple({**x, "h": h_min} for x in self.fam.seeds))
+                              tuple({**x, "h": h_min} for x in self.fam.seeds), self.fam.reverify)
         self.evaluations = 0
         self.best: Optional[tuple[float, dict, Evaluation]] = None
 
     def point(self, vec) -> dict:
         x = {v.name: (int(round(x)) if v.integer else float(x)) for v, x in zip(self.fam.vars, vec)}
-        return _into_sub1(x) if self.project and self.fam.small == "i" else x
+        return _into_sub1(x) if self.project and self.fam.instance is step_instance else x
 
     def judge(self, x: dict) -> Optional[Evaluation]:
         self.evaluations += 1
@@ -322,7 +299,7 @@ class Objective:
             ev = self.fam.evaluate(self.claim, self.name, self.fam.instance(x))
         except (Infeasible, np.linalg.LinAlgError):
             return None
-        if self.sub1 and not (ev.hypotheses["L_f < 1"] and ev.hypotheses["L_pi < 1"]):
+        if self.sub1 and not (ev.hypotheses.get("L_f < 1") is True and ev.hypotheses.get("L_pi < 1") is True):
             return None
         if not math.isfinite(ev.row.measured) or not math.isfinite(ev.row.bound):
             return None
@@ -359,9 +336,11 @@ def shrink(obj: Objective, x: dict, ev: Evaluation) -> tuple[dict, Evaluation]:
     """Lower h or i, round each coordinate (0, then 1, 2, 3 decimals), drop a dimension, lower h or i
     again, each change kept only while the answer survives (``_better``)."""
     fam = obj.fam
-    small = next(v for v in fam.vars if v.name == fam.small)
+    small = next((v for v in fam.vars if v.name == fam.small), None)
 
     def lower(x, ev):
+        if small is None:
+            return x, ev
         for k in range(int(small.low), x[fam.small]):
             e = obj.judge({**x, fam.small: k})
             if e is not None and _better(e, ev):
@@ -370,8 +349,8 @@ def shrink(obj: Objective, x: dict, ev: Evaluation) -> tuple[dict, Evaluation]:
 
     x, ev = lower(x, ev)
     for v in fam.vars:
-        if v.name in DISCRETE:
-            continue
+        if v.integer:
+            continue  # discrete or structural coordinates are left alone
         for cand in (0.0, round(x[v.name], 1), round(x[v.name], 2), round(x[v.name], 3)):
             y = {**x, v.name: cand}
             if cand == x[v.name] or not v.low <= cand <= v.high or fam.instance(y) == fam.instance(x):
@@ -381,7 +360,7 @@ def shrink(obj: Objective, x: dict, ev: Evaluation) -> tuple[dict, Evaluation]:
                 x, ev = y, e
                 break
     for d in ("d_s", "d_a"):
-        if x[d] > 1:
+        if x.get(d, 1) > 1:
             e = obj.judge({**x, d: 1})
             if e is not None and _better(e, ev):
                 x, ev = {**x, d: 1}, e
@@ -456,7 +435,7 @@ def search(claim: str, form: str = "printed", bound: Optional[str] = None, budge
     for k in range(starts):
         # on the linear-offset family every second start searches the thin shell L_f, L_π → 1 where
         # the printed step bounds are polynomial but the closed loop can expand (erratum E1)
-        obj.project = sub1 or (fam.small == "i" and k % 2 == 1)
+        obj.project = sub1 or (fam.instance is step_instance and k % 2 == 1)
         maxiter = max(0, global_budget // starts // per_gen - 1)
         x0 = None
         if k < len(fam.seeds):  # the hand-picked instance joins the first population: never worse than it
@@ -469,12 +448,17 @@ def search(claim: str, form: str = "printed", bound: Optional[str] = None, budge
     obj.project = sub1
     refine(obj, budget - obj.evaluations)
     _, x, ev = obj.best
-    raw, worst_instance = ev.ratio, fam.instance(x)
+    raw, worst_instance, worst = ev.ratio, fam.instance(x), ev
     x, ev = shrink(obj, x, ev)
     ev = fam.evaluate(claim, name, fam.instance(x))  # re-evaluated from the readable instance
     mc = None
-    if verify_mc and ev.row.holds is False and claim.startswith("prop"):
-        mc = monte_carlo_check(claim, {k: v for k, v in ev.row.instance.items() if k != "bound"}, name)
+    if verify_mc and ev.row.holds is False and fam.reverify is not None:
+        mc = fam.reverify(claim, name, {k: v for k, v in ev.row.instance.items() if k != "bound"})
+        if mc is not None and mc["verdict"] is not False and worst.ratio > ev.ratio:
+            # the shrunk instance is too close to its bound to re-verify: report the unshrunk worst one
+            again = fam.reverify(claim, name, worst_instance)
+            if again is not None and again["verdict"] is False:
+                ev, mc = worst, {**again, "note": f"the shrunk instance did not re-verify ({mc['verdict']})"}
     return Result(claim, form, name, seed, budget, obj.evaluations, time.perf_counter() - t0, ev, raw, mc, h_min,
                   worst_instance, sub1)
 
@@ -514,7 +498,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("claim")
     ap.add_argument("--form", default="printed")
     ap.add_argument("--bound", default=None)
-    ap.add_argument("--budget", type=int, default=1500)
+    ap.add_argument("--budget", type=int, default=None, help="evaluations (default: the report's full budget)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--starts", type=int, default=3)
     ap.add_argument("--h-min", type=int, default=0, help="smallest h searched (LQR family)")
@@ -539,7 +523,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                    "hypotheses": ev.hypotheses}
             print(json.dumps(out) if args.json else ev.row.describe())
             return 0
-        res = search(args.claim, args.form, args.bound, args.budget, args.seed, args.starts, not args.no_mc,
+        budget = report_budget(args.claim, quick=False) if args.budget is None else args.budget
+        res = search(args.claim, args.form, args.bound, budget, args.seed, args.starts, not args.no_mc,
                      args.h_min, args.sub1)
     except KeyError as e:
         print(f"error: the instance lacks {e}", file=sys.stderr)
@@ -565,30 +550,37 @@ REPORT_RUNS = ([(c, f, n, 0, False) for c, forms in TARGETS.items() for f, names
                + [("prop5.8", "explicit", "bias_explicit", 1, False)]
                + [(c, "printed", TARGETS[c]["printed"][0], 0, True) for c in ("C.10", "C.12", "C.13")])
 QUICK_BUDGET, FULL_BUDGET = 100, 1500
-#: bounds with an O(·) constant (C_var, C_bias), read as 1
-O_FORMS = ("variance_printed", "variance_printed_corrected", "bias_printed", "bias_printed_corrected")
+#: claims whose evaluations are Monte Carlo or slow (a second or more): smaller budgets (quick, full)
+SLOW_BUDGETS = {"lemmaC.1": (40, 300), "C.9": (20, 200), "prop5.10": (30, 200), "prop5.4-sine": (30, 200),
+                **{c: (40, 300) for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")}}
+#: bounds with an O(·) constant (C_var, C_bias, C_conv, C_h), read as 1
+O_FORMS = ("variance_printed", "variance_printed_corrected", "bias_printed", "bias_printed_corrected", "cor512_rhs",
+           "hstar_paper")
+
+
+def report_budget(claim: str, quick: bool) -> int:
+    return SLOW_BUDGETS.get(claim, (QUICK_BUDGET, FULL_BUDGET))[0 if quick else 1]
 
 
 def report_row(res: Result) -> CheckResult:
     """The search result as a report row: the (shrunk) worst instance, with the adversary's numbers."""
     r = res.best.row
     hyp = ", ".join(f"{k}: {v}" for k, v in res.best.hypotheses.items())
-    mc = (f"; Monte Carlo re-check ({res.mc['samples']} samples, 99%) verdict {res.mc['verdict']}"
+    mc = (f"; re-checked with fresh draws ({res.mc['samples']} samples) verdict {res.mc['verdict']}"
           if res.mc else "")
     if res.bound in O_FORMS:
-        mc += ("; O(·) constant read as 1: a violation says only that no absolute constant works "
-               "(v_t, b_t scale with the instance), the ratio is the constant this instance needs")
+        mc += ("; O(·) constant read as 1: a violation says only that the constant 1 does not work "
+               "(the quantities scale with the instance), the ratio is the constant this instance needs")
     return CheckResult(r.claim + ".search", r.form, {**r.instance, "h_min": res.h_min, "sub1": res.sub1,
                                                      "ratio": _num(res.best.ratio), "worst_ratio": _num(res.raw_ratio)},
-                       r.measured, r.ci, r.bound, level=r.level,
+                       r.measured, r.ci, r.bound, direction=r.direction, level=r.level,
                        note=(f"differential evolution + Powell, {res.evaluations} evaluations, seed {res.seed}, "
                              f"{res.wall_s:.0f} s; hypotheses: {hyp}{mc}; reproduce: {res.command()}"))
 
 
 @section("search", "Adversarial search: worst instance per claim and form (verify/search.py)", order=97)
 def search_results(quick: bool) -> list[CheckResult]:
-    budget = QUICK_BUDGET if quick else FULL_BUDGET
-    return [report_row(search(c, f, n, budget, seed=0, verify_mc=not quick, h_min=hm, sub1=s1))
+    return [report_row(search(c, f, n, report_budget(c, quick), seed=0, verify_mc=not quick, h_min=hm, sub1=s1))
             for c, f, n, hm, s1 in REPORT_RUNS]
 
 

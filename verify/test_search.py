@@ -3,7 +3,9 @@ counterexamples re-verify, and its CLI answers as documented (large budgets behi
 import json
 import math
 
+import numpy as np
 import pytest
+import torch
 
 from verify import search as S
 
@@ -74,7 +76,122 @@ def test_cli_json_and_bad_input(capsys):
 @pytest.mark.parametrize("claim,form,bound,h_min,sub1", S.REPORT_RUNS)
 def test_full_budget_search(claim, form, bound, h_min, sub1):
     """Every target at the report's budget: a result, with its counterexample re-verified."""
-    res = S.search(claim, form, bound, S.FULL_BUDGET, seed=0, h_min=h_min, sub1=sub1)
-    assert res.evaluations >= S.FULL_BUDGET * 0.9
+    budget = S.report_budget(claim, quick=False)
+    res = S.search(claim, form, bound, budget, seed=0, h_min=h_min, sub1=sub1)
+    assert res.evaluations >= budget * 0.9
     if res.verdict is False and res.mc is not None:
         assert res.mc["verdict"] is False
+
+
+# --- the families of verify.search_families -------------------------------------------------------
+
+from verify import search_families as F  # noqa: E402
+
+WIGGLE = {"family": "path", "A": 0.6, "B": 0.69, "c": 0.0, "K": 0.95, "sigma": 0.1, "wiggle": 0.09, "s0_scale": 2.0,
+          "saturate": False, "i": 40}
+OFFSET = {"family": "offset-lq", "A": 0.5, "B": 1.0, "K": -0.2, "sigma": 0.3, "w": 0.1, "gamma": 0.9, "eta_L": 0.5,
+          "H": 5, "T": 16}
+CHAIN = {"family": "lqr-chain", "A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9,
+         "eps_model": 0.1, "delta_critic": 0.5, "h": 1}
+
+
+def test_path_trace_is_the_autograd_derivative():
+    """The scalar chain rule of ``path_trace`` equals forward-mode autograd (``measure_derivatives``)."""
+    from verify.appendix_c.derivatives_c9_c13 import SATURATING, measure_derivatives
+
+    for inst in (F.path_of(WIGGLE), SATURATING["sub1-expanding-tanh"]):
+        a, b = F.path_trace(inst, 8, 8, 3), measure_derivatives(inst, 8, 8, 3)
+        for k in ("ds", "da", "Fs", "Fa", "Ps", "Pt"):
+            assert torch.allclose(getattr(a, k), getattr(b, k), rtol=1e-10, atol=1e-12), k
+
+
+def test_lemma_c1_row_reproduces_erratum_e3():
+    """On E3's wiggle instance the search's Lemma C.1 row is lemma_c1's: 8837 against 6480 at i = 40."""
+    row = F.lemma_c1_row(WIGGLE, "c1a_printed")
+    assert row.holds is False and row.instance["step"] == 40
+    assert row.measured == pytest.approx(8837, abs=1) and row.bound == pytest.approx(6480, abs=1)
+
+
+def test_scalar_terms_are_lemma_c2_terms():
+    from verify.appendix_c.lemmas_c2_c3 import exact_gradients, lemma_c2_terms
+
+    inst = {"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "h": 3}
+    t, ref = F.scalar_terms(inst), lemma_c2_terms(3)
+    for k in ("total", "rhs_step", "dQ_theta"):
+        assert t[k] == pytest.approx(ref[k], rel=1e-12)
+    ex = exact_gradients()
+    assert t["grad"] == pytest.approx(ex["grad"], rel=1e-12) and t["Eg"] == pytest.approx(ex["Eg_zeta_3"], rel=1e-12)
+
+
+def test_chain_sides_are_chains_c7_c24s_sample():
+    """Same problem, draws and coupling as ``chains_c7_c24.bias_terms`` (quick, h = 1)."""
+    from verify.appendix_c.chains_c7_c24 import bias_terms
+
+    t = bias_terms("lqr-contracting", 1, True)
+    assert F.chain_sides(CHAIN, "c20", n=2000)[0].measured == pytest.approx(t["dev_a"][1], rel=1e-12)
+    assert F.chain_sides(CHAIN, "c23", n=2000)[0].measured == pytest.approx(0.9 * t["q_term"], rel=1e-12)
+
+
+def test_convergence_moments_match_algorithm_1():
+    """The exact Gaussian moments of the iterates against R runs of Algorithm 1 with the toy's own
+    estimator (``OffsetToy.ghat``), 99% CLT intervals on E‖∇J(θ_t)‖² and b_t at the last t."""
+    from verify.appendix_c.smoothness_c1_c5 import OffsetToy
+    from verify.stats import mean_ci
+
+    r = F.convergence_run(OFFSET, cor=False)
+    toy = OffsetToy(**{k: OFFSET[k] for k in ("A", "B", "K", "sigma", "w", "gamma", "H")})
+    rng = np.random.default_rng(1)
+    theta = np.zeros(2000)
+    for _ in range(15):
+        theta = theta + r.eta * toy.ghat(theta, r.N, rng).mean(1)
+    for exact, x in ((r.sq[15], toy.grad(theta) ** 2), (r.b[15], np.abs(toy.grad(theta) - toy.mean_ghat(theta)))):
+        _, lo, hi = mean_ci(x, 0.99)
+        assert lo <= exact <= hi
+
+
+@pytest.mark.parametrize("claim,form", [("lemmaC.2", "printed"), ("lemmaC.3", "printed"), ("C.9", "printed"),
+                                        ("lemmaC.1", "printed")])
+def test_default_budget_refutes_known_false_forms(claim, form):
+    """Lemma C.2 and C.3 as printed (the dropped ∂_θQ^π term), (C.9) as printed (the dropped
+    ∂ŝ_i/∂ŝ_{i−1} path), Lemma C.1's action bound (E3): refuted within the report's quick budget."""
+    res = S.search(claim, form, budget=S.report_budget(claim, quick=True), seed=0, verify_mc=False)
+    assert res.verdict is False and res.best.ratio >= 1
+
+
+def test_lemma_c1_counterexample_reverifies_with_fresh_draws():
+    res = S.search("lemmaC.1", "printed", budget=S.report_budget("lemmaC.1", quick=True), seed=0)
+    assert res.verdict is False and res.mc["verdict"] is False and res.mc["samples"] == F.C1_VERIFY_N
+
+
+@pytest.mark.parametrize("claim,form,budget", [("lemmaC.2", "identity", 30), ("prop5.2", "printed", 20),
+                                               pytest.param("C.20", "printed", 10, marks=pytest.mark.slow),
+                                               ("lemmaC.1", "corrected", 10),
+                                               pytest.param("prop5.10", "corrected", 10, marks=pytest.mark.slow),
+                                               pytest.param("prop5.4-sine", "printed", 10, marks=pytest.mark.slow)])
+def test_search_is_reproducible_from_its_seed(claim, form, budget):
+    a, b = (S.search(claim, form, budget=budget, seed=3, verify_mc=False) for _ in range(2))
+    assert a.to_json()["instance"] == b.to_json()["instance"] and a.best.ratio == b.best.ratio
+    assert a.evaluations == b.evaluations and a.verdict == b.verdict
+
+
+def test_identities_hold_under_search_and_lower_bound_rows_keep_their_direction():
+    res = S.search("lemmaC.2", "identity", budget=60, seed=0)
+    assert res.verdict is True and res.raw_ratio < 1
+    ev = S.check_instance("prop5.10", "hstar_interval_lower", F.FAMILIES["prop5.10"].instance(
+        {v.name: F.FAMILIES["prop5.10"].seeds[0][v.name] for v in F.HSTAR_VARS}))
+    assert ev.row.direction == "ge"
+
+
+def test_sine_family_evaluates_with_intervals():
+    fam = F.FAMILIES["prop5.4-sine"]
+    inst = fam.instance({**fam.seeds[0], "lam": 0.6, "h": 3, "estimator": 0})
+    a, b = (S.check_instance("prop5.4-sine", "variance_corrected", inst) for _ in range(2))
+    assert a.row.measured == b.row.measured and a.row.ci[0] < a.row.measured < a.row.ci[1]
+
+
+def test_cli_json_for_a_new_claim(capsys):
+    assert S.main(["lemmaC.3", "--form", "identity", "--budget", "30", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"claim", "form", "ratio", "instance", "verdict", "seed", "evaluations"} <= set(out)
+    assert out["claim"] == "lemmaC.3" and out["form"] == "identity" and out["verdict"] is True
+    assert S.main(["prop5.2", "--form", "explicit"]) == 2

@@ -1,0 +1,677 @@
+"""The instance families and objectives of ``verify.search`` beyond the LQR and linear-offset ones.
+
+Each family is a list of search coordinates (``Var``), a map from a point to a readable instance
+dict, and ``evaluate(claim, bound, instance) -> Evaluation`` (the check row, the ratio measured /
+bound that the adversary maximises, and the claim's hypotheses on that instance). ``verify.search``
+runs the optimiser over any of them; this module imports nothing of it.
+
+- ``scalar-lqr`` (Lemmas C.2, C.3): the closed forms of ``verify.appendix_c.lemmas_c2_c3.ScalarLQR``
+  (A, B, K, σ, w, z, γ, h), exact. Identities are judged as there, a relative residual against
+  ``IDENTITY_TOL``, but relative to the size of the terms that cancel (|∇J| for b_t = |∇J − E ĝ|),
+  so float64 cancellation is not counted as a violation.
+- ``offset-lq`` (Prop 5.2, Cor 5.12): the toy ``OffsetToy`` of ``verify.appendix_c.smoothness_c1_c5``
+  (A, B, K, σ, w, γ, H, T, η). Algorithm 1's iterate is a Gaussian AR(1) process (ĝ_t given θ_t is
+  Gaussian with mean ∇J_H(θ_t) and variance v(1)/N, N = ⌈√T⌉ as in ``verify.section5.prop5_2``), so
+  E‖∇J(θ_t)‖², b_t, v_t, E[E(‖ĝ‖|θ_t) b(θ_t)] (Gauss–Hermite) and E[J(θ_T) − J(θ_·)] are exact; only
+  δ = max |θ_t| over ``RUNS`` simulated runs is sampled (prop5_2's smallest Θ holding every iterate).
+  Hypotheses T ≥ 4L² and 0 < η < 1/L are enforced (η = η·L / L, η·L ∈ (0, 1)); Cor 5.12 takes η = 1/√T.
+- ``lqr-hstar`` (Prop 5.10): g(h) of (C.28) from the exact b_t(h), v_t(h) of ``toy_mdps.lqr_exact`` on a
+  scalar LQR with model error Â = A + ε and critic error δ_v, h = 0..20, prop5_10's η, L, δ and N
+  searched; L_f, L_π < 1 enforced. ε_v is the mean over h = 1..20 of its exact interval
+  (``eps_v_interval``); the theory is evaluated at both ends and the verdict folds that in.
+- ``path`` (Lemma C.1, (C.9)): the scalar path instances of ``verify.appendix_c.derivatives_c9_c13``
+  (``PathInstance``: A, B, c, K, σ, tanh or linear policy, wiggle w, ζ's scale), whose pathwise
+  derivatives are computed by the scalar chain rule (``path_trace``; equal to
+  ``trainers.estimators.trajectory_jacobians``, test). Lemma C.1 is Monte Carlo as in
+  ``verify.appendix_c.lemma_c1`` (CLT intervals, Bonferroni over reference trajectories).
+- ``sine`` (Prop 5.4): ``toy_mdps.chaotic.SineMDP`` (λ, b, c, k, σ, z, γ, h, estimator), v_t(1) by
+  Monte Carlo of the shared estimator with the BCa interval of ``verify.stats``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from scipy.stats import norm
+
+import bounds
+from bounds import convergence as BC
+from bounds import hstar
+from bounds.numeric import direct
+from toy_mdps.lqr import LQR
+from verify import instances, stats
+from verify.stats import LEVEL, widen
+from verify.verdict import CheckResult
+
+RELATIVE_TOL = 1e-9  # = lemmas_c2_c3.IDENTITY_TOL
+
+
+class Infeasible(Exception):
+    """The instance violates the family's standing hypotheses (uncertified, unstable)."""
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    low: float
+    high: float
+    integer: bool = False
+
+
+@dataclass
+class Evaluation:
+    """One instance judged: the check row, the ratio measured / bound (conservative side) and which
+    hypotheses of the claim the instance satisfies."""
+
+    row: CheckResult
+    ratio: float
+    hypotheses: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Family:
+    vars: list
+    instance: Callable[[dict], dict]
+    evaluate: Callable[[str, str, dict], Evaluation]
+    small: Optional[str]  # the discrete coordinate to minimise when shrinking (h, i, H), if any
+    seeds: tuple = ()  # hand-picked points (partial dicts) that start the search, one per start
+    #: re-verification of a counterexample at a higher sample size (Monte Carlo families)
+    reverify: Optional[Callable[[str, str, dict], dict]] = None
+
+
+def ratio(measured: float, bound: float) -> float:
+    """measured / bound, read as 0 where a lower bound (``ge`` rows pass bound / measured) is ≤ 0."""
+    if bound > 0:
+        return max(measured / bound, 0.0)
+    return math.inf if measured > 0 else 0.0
+
+
+def _r(x: float) -> float:
+    return round(float(x), 6)
+
+
+def _residual(x: float, y: float, scale: float = 0.0) -> float:
+    """|x − y| relative to the larger of |x|, |y| and ``scale`` (the size of what cancelled)."""
+    return abs(x - y) / max(abs(x), abs(y), abs(scale), 1e-300)
+
+
+# --- Lemmas C.2, C.3 on the scalar LQR ------------------------------------------------------------
+
+SCALAR_VARS = [Var("A", -1.5, 1.5), Var("B", -1.5, 1.5), Var("K", -1.5, 1.5), Var("sigma", 0.01, 1.0),
+               Var("w", 0.01, 1.0), Var("z", 0.01, 2.0), Var("gamma", 0.5, 0.99), Var("h", 1, 10, True)]
+
+
+def scalar_instance(x: dict) -> dict:
+    return {"family": "scalar-lqr", **{k: _r(x[k]) for k in ("A", "B", "K", "sigma", "w", "z", "gamma")},
+            "h": int(x["h"])}
+
+
+def _grad(fn, *at):
+    xs = [torch.tensor(float(a), dtype=torch.float64, requires_grad=True) for a in at]
+    return [float(g) for g in torch.autograd.grad(fn(*xs), xs)]
+
+
+def scalar_terms(inst: dict) -> dict:
+    """The sides of Lemma C.2 at step h (as ``lemmas_c2_c3.lemma_c2_terms``) and of Lemma C.3
+    (∇J, E ĝ of RP-DP with exact model and critic, μ = ζ) on the instance's ``ScalarLQR``."""
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR
+
+    m = ScalarLQR(inst["A"], inst["B"], inst["K"], inst["sigma"], inst["w"], inst["z"], inst["gamma"])
+    if not m.gamma * (m.A + m.B * m.K0) ** 2 < 1:
+        raise Infeasible("γ(A + BK)² ≥ 1: the value is infinite")
+    h, K0, z2 = inst["h"], m.K0, m.z ** 2
+    total, = _grad(lambda K: -(m.P(K) * m.var_seq(K, z2, h)[h] + m.c(K)), K0)
+    rhs_step, dQ = _grad(lambda K, Kc: m.EQ(Kc, K, m.var_seq(K, z2, h)[h]), K0, K0)
+    grad, = _grad(m.J, K0)
+    Eg, = _grad(lambda K: m.mve(K, torch.tensor(K0, dtype=torch.float64), h, z2), K0)
+    return {"total": total, "rhs_step": rhs_step, "dQ_theta": dQ, "grad": grad, "Eg": Eg,
+            "b": abs(grad - Eg), "gamma_h": m.gamma ** h}
+
+
+def evaluate_scalar(claim: str, name: str, inst: dict) -> Evaluation:
+    t = scalar_terms(inst)
+    if name == "c2_printed":  # E[dV(s_h)/dθ] = E_P(s_h,a_h)[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ]
+        res, line = _residual(t["total"], t["rhs_step"]), "E[dV(s_h)/dθ] = E[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ]"
+    elif name == "c2_identity":
+        res = _residual(t["total"], t["rhs_step"] + t["dQ_theta"], max(abs(t["rhs_step"]), abs(t["dQ_theta"])))
+        line = "E[dV(s_h)/dθ] = E[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] + E[∂_θQ^π(s_h,a_h)]"
+    elif name == "c3_printed":  # b_t ≤ Lemma C.3's right side, 0 at ε_f = ε_v = 0 (coupled reading)
+        row = CheckResult("lemmaC.3", "printed", {**inst, "line": "b_t ≤ Lemma C.3 right side (0 at ε_f = ε_v = 0)"},
+                          t["b"], (t["b"], t["b"]), 0.0, note="exact closed form; exact model and critic")
+        return Evaluation(row, ratio(t["b"], 0.0), {"exact model and critic": True})
+    else:  # c3_identity: b_t = γ^h |E ∂_θQ^π(s_h, a_h)|
+        res = _residual(t["b"], t["gamma_h"] * abs(t["dQ_theta"]), max(abs(t["grad"]), abs(t["Eg"])))
+        line = "b_t = γ^h |E ∂_θQ^π(s_h,a_h)|"
+    form = "printed" if name.endswith("printed") else "identity"
+    row = CheckResult(claim, form, {**inst, "line": line + " — relative residual"}, res, (res, res), RELATIVE_TOL,
+                      note="exact closed form (ScalarLQR); " + ", ".join(f"{k} = {v:.6g}" for k, v in t.items()))
+    return Evaluation(row, ratio(res, RELATIVE_TOL), {"sqrt(gamma)|A+BK| < 1": True})
+
+
+# --- Prop 5.2, Cor 5.12 on the offset-LQ toy -------------------------------------------------------
+
+OFFSET_VARS = [Var("A", -1.0, 1.0), Var("B", 0.1, 2.0), Var("K", -1.0, 1.0), Var("sigma", 0.01, 1.0),
+               Var("w", 0.01, 1.0), Var("gamma", 0.5, 0.99), Var("H", 1, 60, True), Var("T", 16, 1024, True),
+               Var("eta_L", 0.01, 0.99)]
+RUNS = 200  # simulated runs for δ = max |θ_t|, as prop5_2's quick configuration
+GH_NODES = 40
+CONV_BOUNDS = {"prop52_rhs": ("prop5.2", "printed", BC.prop52_rhs),
+               "prop52_rhs_corrected": ("prop5.2", "corrected", BC.prop52_rhs_corrected),
+               "cor512_rhs": ("cor5.12", "printed", BC.cor512_rhs),
+               "cor512_explicit": ("cor5.12", "explicit", BC.cor512_explicit)}
+
+
+@lru_cache(maxsize=None)
+def _conv_fn(name: str):
+    return direct(CONV_BOUNDS[name][2]())
+
+
+def offset_instance(x: dict) -> dict:
+    return {"family": "offset-lq", **{k: _r(x[k]) for k in ("A", "B", "K", "sigma", "w", "gamma", "eta_L")},
+            "H": int(x["H"]), "T": int(x["T"])}
+
+
+def _folded(mu, sd):
+    """E|X| for X ~ N(mu, sd²) (elementwise; |mu| where sd = 0)."""
+    mu, sd = np.broadcast_arrays(np.asarray(mu, float), np.asarray(sd, float))
+    safe = np.where(sd > 0, sd, 1.0)
+    out = safe * math.sqrt(2 / math.pi) * np.exp(-mu ** 2 / (2 * safe ** 2)) + mu * (1 - 2 * norm.cdf(-mu / safe))
+    return np.where(sd > 0, out, np.abs(mu))
+
+
+@dataclass(frozen=True)
+class ConvergenceRun:
+    """Exact per-iterate quantities of Algorithm 1 on the offset-LQ toy (arrays over t = 0..T−1)."""
+
+    L: float
+    eta: float
+    N: int
+    sq: np.ndarray  # E‖∇J(θ_t)‖²
+    b: np.ndarray
+    v: np.ndarray
+    G: np.ndarray  # E[E(‖ĝ‖|θ_t) b(θ_t)] / b_t
+    dJ0: float
+    dJ1: float
+    delta: float
+
+
+def convergence_run(inst: dict, cor: bool) -> ConvergenceRun:
+    """θ_{t+1} = θ_t + η ĝ_t from θ_0 = 0: θ_t ~ N(m_t, s_t) with m_{t+1} = m_t + η(b_H − L_H m_t),
+    s_{t+1} = (1 − ηL_H)² s_t + η² v(1)/N; the toy's J, ∇J and E ĝ are affine/quadratic in θ."""
+    from verify.appendix_c.smoothness_c1_c5 import OffsetToy
+
+    M = inst["A"] + inst["B"] * inst["K"]
+    if not (math.sqrt(inst["gamma"]) * abs(M) < 1 and abs(1 - M) > 1e-6):
+        raise Infeasible("√γ|A + BK| ≥ 1: J is not finite")
+    toy = OffsetToy(A=inst["A"], B=inst["B"], K=inst["K"], sigma=inst["sigma"], w=inst["w"], gamma=inst["gamma"],
+                    H=inst["H"])
+    with np.errstate(over="ignore", invalid="ignore"):
+        b_inf, L = float(toy.grad(0.0)), toy.L
+        b_H = float(toy.mean_ghat(0.0))
+        L_H = b_H - float(toy.mean_ghat(1.0))
+    if not all(map(math.isfinite, (b_inf, L, b_H, L_H))) or L_H <= 0:
+        raise Infeasible("J overflows in float64")
+    T = inst["T"]
+    N = math.ceil(math.sqrt(T))
+    eta = 1 / math.sqrt(T) if cor else inst["eta_L"] / L
+    if T < 4 * L ** 2:
+        raise Infeasible("T < 4L²")
+    if not 0 < eta * L < 1:
+        raise Infeasible("η ≥ 1/L")
+    v = toy.var_ghat() / N
+    q, t = 1 - eta * L_H, np.arange(T + 1)
+    m = b_H / L_H * (1 - q ** t)  # the mean and variance recursions in closed form
+    s = eta ** 2 * v * (t if abs(q) == 1 else (1 - q ** (2 * t)) / (1 - q ** 2))
+    mt, st = m[:-1], s[:-1]
+    sq = (b_inf - L * mt) ** 2 + L ** 2 * st
+    db, dL = b_inf - b_H, L - L_H
+    x, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
+    th = mt[:, None] + np.sqrt(st)[:, None] * x[None]  # Gauss–Hermite nodes of θ_t
+    b = _folded(db - dL * mt, abs(dL) * np.sqrt(st))
+    Gb = (_folded(b_H - L_H * th, math.sqrt(v)) * np.abs(db - dL * th)) @ w / w.sum()
+    G = np.divide(Gb, b, out=np.zeros_like(Gb), where=b > 0)
+    EJ = lambda k: b_inf * m[k] - L / 2 * (m[k] ** 2 + s[k])
+    rng = np.random.default_rng(0)
+    theta, delta = np.zeros(RUNS), 0.0
+    for _ in range(T):
+        theta = theta + eta * (b_H - L_H * theta + math.sqrt(v) * rng.standard_normal(RUNS))
+        delta = max(delta, float(np.abs(theta).max()))
+    return ConvergenceRun(L, eta, N, sq, b, np.full(T, v), G, EJ(T) - EJ(0), EJ(T) - EJ(1), delta)
+
+
+def _convergence_bound(name: str, r: ConvergenceRun) -> float:
+    T = len(r.sq)
+    p = dict(T=T, c=1 / (r.eta - r.L * r.eta ** 2), delta=r.delta, eta=r.eta, L=r.L, C_conv=1.0)
+    fn = _conv_fn(name)
+    dJ = r.dJ0 if name == "prop52_rhs_corrected" else r.dJ1
+    if name.startswith("cor"):
+        return float(fn(**p, b=r.b.mean(), v=r.v.mean(), DeltaJ=dJ))
+    return float(np.mean(fn(**p, b=r.b, v=r.v, G=r.G, DeltaJ=0.0)) + fn(**p, b=0.0, v=0.0, G=0.0, DeltaJ=dJ))
+
+
+def evaluate_convergence(claim: str, name: str, inst: dict) -> Evaluation:
+    """min_t E‖∇J(θ_t)‖² ≤ bound ``name`` (``verify.section5.prop5_2.rhs``'s term-by-term sums)."""
+    r = convergence_run(inst, name.startswith("cor"))
+    bound = _convergence_bound(name, r)
+    t = int(np.argmin(r.sq))
+    measured = float(r.sq[t])
+    hyp = {"T >= 4L^2": True, "0 < eta < 1/L": True, "L": _r(r.L), "eta": _r(r.eta), "N": r.N,
+           "delta = max|theta_t| over runs": _r(r.delta), "theta_t inside Theta": "by the choice of δ (sampled runs)"}
+    note = (f"exact Gaussian moments of the iterates; δ = max|θ_t| over {RUNS} simulated runs; mean b_t = "
+            f"{r.b.mean():.4g}, v_t = {r.v[0]:.4g}, E[J(θ_T) − J(θ_0)] = {r.dJ0:.4g}"
+            + ("; C_conv read as 1" if name == "cor512_rhs" else ""))
+    row = CheckResult(CONV_BOUNDS[name][0], CONV_BOUNDS[name][1],
+                      {**inst, "eta": _r(r.eta), "N": r.N, "L": _r(r.L), "delta": _r(r.delta), "t_min": t,
+                       "bound": name}, measured, (measured, measured), bound, note=note)
+    return Evaluation(row, ratio(measured, bound), hyp)
+
+
+def reverify_convergence(claim: str, name: str, inst: dict, runs: int = 400, seed: int = 23) -> dict:
+    """Algorithm 1 run ``runs`` times with the toy's own estimator (``OffsetToy.ghat``, batch N): the
+    left side min_t E‖∇J(θ_t)‖² with per-t CLT intervals at 1 − (1 − LEVEL)/T (as ``prop5_2``), against
+    the bound with δ = max |θ_t| over these runs and the other terms exact."""
+    from verify.appendix_c.smoothness_c1_c5 import OffsetToy
+
+    r = convergence_run(inst, name.startswith("cor"))
+    toy = OffsetToy(**{k: inst[k] for k in ("A", "B", "K", "sigma", "w", "gamma", "H")})
+    rng = np.random.default_rng(seed)
+    T, theta, sq = len(r.sq), np.zeros(runs), []
+    delta = 0.0
+    for _ in range(T):
+        sq.append(toy.grad(theta) ** 2)
+        theta = theta + r.eta * toy.ghat(theta, r.N, rng).mean(1)
+        delta = max(delta, float(np.abs(theta).max()))
+    m, lo, hi = stats.mean_ci(np.stack(sq, 1), 1 - (1 - LEVEL) / T)
+    exact = evaluate_convergence(claim, name, inst).row
+    bound = _convergence_bound(name, dataclasses.replace(r, delta=delta))
+    row = CheckResult(exact.claim, exact.form, exact.instance, float(m.min()), (float(lo.min()), float(hi.min())),
+                      bound)
+    return {"samples": runs, "estimate": row.measured, "ci": list(row.ci), "level": LEVEL, "bound": bound,
+            "delta": delta, "verdict": row.holds}
+
+
+# --- Prop 5.10 on the scalar LQR -------------------------------------------------------------------
+
+HSTAR_VARS = [Var("A", -1.0, 1.0), Var("B", -1.0, 1.0), Var("K", -1.0, 1.0), Var("sigma", 0.01, 0.5),
+              Var("w", 0.01, 0.5), Var("z", 0.05, 2.0), Var("gamma", 0.5, 0.99), Var("eps_f", 0.005, 0.5),
+              Var("delta_v", 0.0, 3.0), Var("N", 1, 64, True)]
+HSTAR_H = tuple(range(21))
+#: bound name -> (form, what, direction)
+HSTAR_BOUNDS = {"hstar_paper": ("printed", "argmin ≤ Prop 5.10's O(·) argument, C_h = 1", "le"),
+                "hstar_interval_upper": ("corrected", "argmin ≤ ⌈max(h1, h2)⌉ + 1/2", "le"),
+                "hstar_interval_lower": ("corrected", "argmin ≥ ⌊min(h1, h2)⌋ − 1/2", "ge")}
+
+
+def hstar_instance(x: dict) -> dict:
+    return {"family": "lqr-hstar", **{k: _r(x[k]) for k in ("A", "B", "K", "sigma", "w", "z", "gamma", "eps_f",
+                                                             "delta_v")}, "N": int(x["N"])}
+
+
+def hstar_problem(inst: dict) -> LQR:
+    p = LQR(inst["A"], inst["B"], inst["K"], sigma=inst["sigma"], w=inst["w"], z=inst["z"], gamma=inst["gamma"],
+            noise="uniform", A_hat=inst["A"] + inst["eps_f"], certify=False)
+    if not (p.certified and p.stable):
+        raise Infeasible("no certified invariant domain")
+    if inst["delta_v"]:
+        p.critic = p.critic_with_error(inst["delta_v"], seed=0)
+    return p
+
+
+def evaluate_hstar(claim: str, name: str, inst: dict) -> Evaluation:
+    """ĥ = argmin over h = 0..20 of g(h) of (C.28) from exact b_t(h), v_t(h) (prop5_10's η, L, δ)
+    against the theory at the instance's constants, ε_v over its exact interval."""
+    from toy_mdps.lqr_exact import eps_v_interval, moments
+    from verify.section5 import prop5_10 as P
+
+    p = hstar_problem(inst)
+    lip = instances.lipschitz(p)
+    if not (lip["L_fhat"] < 1 and lip["L_pi"] < 1):
+        raise Infeasible("Prop 5.10's hypothesis L_f, L_π < 1 fails")
+    mom = [moments(p, h, P.BETA, P.EST) for h in HSTAR_H]
+    b, v1 = np.array([x.bias for x in mom]), np.array([x.variance for x in mom])
+    g = P.C * (P.DELTA * b + P.ETA / 2 * v1 / inst["N"]) + b ** 2 + v1 / inst["N"]
+    h_best = int(np.argmin(g))
+    ev = np.mean([eps_v_interval(p, h) for h in HSTAR_H[1:]], axis=0)
+    par = lambda e_v: instances.bound_params(p, eps_f=p.eps_f(), eps_v=float(e_v), kappa=1 / math.sqrt(1 - p.gamma),
+                                             beta=P.BETA, N=float(inst["N"]), eta=P.ETA, delta=P.DELTA, L=P.L_SMOOTH)
+    form, what, direction = HSTAR_BOUNDS[name]
+    if name == "hstar_paper":
+        ends = [float(hstar.h_star_paper_np(**par(e))) for e in ev]
+    elif name == "hstar_interval_upper":
+        ends = [math.ceil(max(hstar.h_star_interval_np(**par(e)))) + 0.5 for e in ev]
+    else:
+        ends = [math.floor(min(hstar.h_star_interval_np(**par(e)))) - 0.5 for e in ev]
+    lo, hi = min(ends), max(ends)
+    if direction == "le":  # violated only above the largest end, holds only below the smallest
+        bound, ci, rat = hi, widen((h_best, h_best), h_best, (lo, hi), hi), ratio(h_best, hi)
+    else:
+        bound, ci, rat = lo, (h_best - (hi - lo), h_best), ratio(lo, h_best)
+    row = CheckResult("prop5.10", form, {**inst, "compare": what, "eps_f_exact": _r(p.eps_f()),
+                                         "eps_v interval (mean over h)": [_r(e) for e in ev], "bound": name},
+                      h_best, ci, bound, direction=direction,
+                      note=(f"g(h) of (C.28) from exact b_t, v_t (h = 0..20), η = {P.ETA}, L = {P.L_SMOOTH}, "
+                            f"δ = {P.DELTA}; theory over the ε_v interval: [{lo:.4g}, {hi:.4g}]"
+                            + ("; O(·) constant read as 1" if name == "hstar_paper" else "")))
+    hyp = {"L_f < 1": True, "L_pi < 1": True, "L_f": _r(lip["L_fhat"]), "L_pi": _r(lip["L_pi"]),
+           "argmin at the edge h = 20": h_best == HSTAR_H[-1]}
+    return Evaluation(row, rat, hyp)
+
+
+# --- Lemma C.1 and (C.9) on the scalar path instances ----------------------------------------------
+
+PATH_VARS = [Var("A", -1.5, 1.5), Var("B", -1.5, 1.5), Var("c", 0.0, 1.0), Var("K", -1.5, 1.5),
+             Var("sigma", 0.0, 1.0), Var("wiggle", -0.5, 0.5), Var("s0_scale", 0.1, 3.0),
+             Var("saturate", 0, 1, True), Var("i", 1, 40, True)]
+C1_N, C1_REFS = 256, 8  # lemma_c1's quick configuration
+C1_VERIFY_N, C1_VERIFY_REFS = 4096, 32
+C9_N = 8
+C1_NAMES = {"c1a_printed", "c1s_printed", "c1a_corrected", "c1s_corrected"}
+
+
+def path_instance(x: dict) -> dict:
+    return {"family": "path", **{k: _r(x[k]) for k in ("A", "B", "c", "K", "sigma", "wiggle", "s0_scale")},
+            "saturate": bool(x["saturate"]), "i": int(x["i"])}
+
+
+def path_of(inst: dict):
+    from verify.appendix_c.derivatives_c9_c13 import PathInstance
+
+    return PathInstance("search", "searched", inst["A"], inst["B"], inst["c"], inst["K"], inst["sigma"],
+                        saturate=bool(inst["saturate"]), s0_scale=inst["s0_scale"], wiggle=inst["wiggle"])
+
+
+def path_trace(inst, horizon: int, n: int, seed: int):
+    """``derivatives_c9_c13.DerivativeTrace`` of a scalar ``PathInstance`` by the scalar chain rule:
+    â_i = Kφ(ŝ_i) + θ + σς_i, ŝ_{i+1} = Aŝ_i + w sin ŝ_i + Bâ_i + cξ_i, so ∂â/∂ŝ = Kφ'(ŝ), ∂â/∂θ = 1,
+    ∂ŝ'/∂ŝ = A + w cos ŝ, ∂ŝ'/∂â = B and dâ_i = Kφ'(ŝ_i) dŝ_i + 1, dŝ_{i+1} = (A + w cos ŝ_i) dŝ_i + B dâ_i."""
+    from verify.appendix_c.derivatives_c9_c13 import DerivativeTrace
+
+    s0, noise = inst.sample(n, horizon, seed)
+    s = s0[:, 0].clone()
+    vs, xi = noise.varsigma[:, :, 0], noise.xi[:, :, 0]
+    ds, da, Fs, Ps = (torch.zeros(n, horizon + 1, dtype=s.dtype) for _ in range(4))
+    d = torch.zeros_like(s)
+    for k in range(horizon + 1):
+        phi, dphi = (torch.tanh(s), 1 - torch.tanh(s) ** 2) if inst.saturate else (s, torch.ones_like(s))
+        a = inst.K * phi + inst.sigma * vs[k]
+        Ps[:, k] = inst.K * dphi
+        ds[:, k], da[:, k] = d, inst.K * dphi * d + 1
+        if k < horizon:
+            Fs[:, k + 1] = inst.A + inst.wiggle * torch.cos(s)
+            d = Fs[:, k + 1] * d + inst.B * da[:, k]
+            s = inst.A * s + inst.wiggle * torch.sin(s) + inst.B * a + inst.c * xi[k]
+    Fa = torch.full_like(Fs, inst.B)
+    Fa[:, 0] = 0
+    four = lambda x: x[..., None, None]
+    return DerivativeTrace(inst, four(ds), four(da), four(Fs), four(Fa), four(Ps), torch.ones_like(four(Ps)))
+
+
+def _path_hyp(inst) -> dict:
+    return {"L_f < 1": bool(inst.L_f < 1), "L_pi < 1": bool(inst.L_pi < 1), "L_f": _r(inst.L_f),
+            "L_pi": _r(inst.L_pi), "closed loop at 0": _r(inst.closed_loop)}
+
+
+def lemma_c1_row(inst: dict, name: str, n: int = C1_N, refs: int = C1_REFS, seed: int = 11) -> CheckResult:
+    """Lemma C.1's bound ``name`` over steps 1..i: E_n‖d·_{i,n}/dθ − d·̄_i/dθ‖ for each of ``refs``
+    reference trajectories, CLT intervals at the Bonferroni level (``lemma_c1.lemma_c1_deviations``);
+    the row is the step with the largest point ratio, the maximum over references."""
+    from verify.appendix_c.derivatives_c9_c13 import bound_at
+    from verify.appendix_c.lemma_c1 import C1_ROWS
+
+    which, form, line, fn, key = next(r for r in C1_ROWS if r[4] == name)
+    pi = path_of(inst)
+    horizon = inst["i"]
+    x = getattr(path_trace(pi, horizon, n, seed), "d" + which)[..., 0, 0]
+    r = getattr(path_trace(pi, horizon, refs, seed + 1), "d" + which)[..., 0, 0]
+    dev = (x[None] - r[:, None]).abs().numpy()  # (R, N, H+1)
+    m = dev.mean(1)
+    half = stats.z(1 - (1 - LEVEL) / refs) * dev.std(1, ddof=1) / math.sqrt(n)
+    e = 0.0  # dâ_0/dθ = ∂π/∂θ = 1 for every draw (lemma_c1's measured e)
+    right = bound_at(key, fn, pi, np.arange(horizon + 1, dtype=float), e=e)[1:]
+    mean, lo, hi = ((m + s * half)[:, 1:].max(0) for s in (0, -1, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rat = np.where(right > 0, mean / right, np.inf)
+    k = int(np.argmax(rat))
+    return CheckResult("lemmaC.1", form, {**inst, "line": line, "step": k + 1, "N": n, "references": refs,
+                                          "bound": name}, float(mean[k]), (float(lo[k]), float(hi[k])),
+                       float(right[k]), note=f"Monte Carlo, {n} trajectories x {refs} references, CLT intervals "
+                                             f"Bonferroni over references; e = {e:.3g}; worst step of 1..{horizon}")
+
+
+def evaluate_path(claim: str, name: str, inst: dict) -> Evaluation:
+    pi = path_of(inst)
+    if name in C1_NAMES:
+        row = lemma_c1_row(inst, name)
+    else:  # (C.9) printed or corrected: relative residual of the chain-rule identity, worst trajectory and step
+        from verify.appendix_c.derivatives_c9_c13 import STEPS, judge, measure_derivatives
+
+        st = next(s for s in STEPS if s.claim == "C.9" and s.form == name.split("_")[1])
+        t = measure_derivatives(pi, inst["i"], C9_N, 0)  # forward-mode autograd: independent of the identity
+        left, right = st.sides(t, t.norms())
+        row = judge("C.9", st.form, st.line, pi, left, right, note="exact per trajectory (forward-mode autograd)",
+                    extra={**inst, "bound": name})
+    return Evaluation(row, ratio(row.measured, row.bound), _path_hyp(pi))
+
+
+def reverify_path(claim: str, name: str, inst: dict) -> Optional[dict]:
+    """A Lemma C.1 row again with fresh draws at ``C1_VERIFY_N`` trajectories and references ((C.9) is
+    exact per trajectory: nothing to re-draw)."""
+    if name not in C1_NAMES:
+        return None
+    row = lemma_c1_row(inst, name, C1_VERIFY_N, C1_VERIFY_REFS, seed=101)
+    return {"samples": C1_VERIFY_N, "references": C1_VERIFY_REFS, "estimate": row.measured, "ci": list(row.ci),
+            "level": LEVEL, "bound": row.bound, "verdict": row.holds}
+
+
+# --- the bias chain (C.19)–(C.24) on the scalar LQR ----------------------------------------------
+
+CHAIN_VARS = [Var("A", -1.5, 1.5), Var("B", -1.5, 1.5), Var("K", -1.5, 1.5), Var("sigma", 0.01, 0.5),
+              Var("w", 0.01, 0.5), Var("z", 0.05, 2.0), Var("gamma", 0.5, 0.99), Var("eps_model", -0.5, 0.5),
+              Var("delta_critic", 0.0, 2.0), Var("h", 1, 10, True)]
+CHAIN_N, CHAIN_VERIFY_N = 1000, 20000
+#: bound name -> (claim, form)
+CHAIN_BOUNDS = {"c19": ("C.19", "printed"), "c20": ("C.20", "printed"), "c20_corrected": ("C.20", "corrected"),
+                "c21": ("C.21", "printed"), "c21_corrected": ("C.21", "corrected"), "c22": ("C.22", "printed"),
+                "c22_corrected": ("C.22", "corrected"), "c23": ("C.23", "printed"),
+                "c23_corrected": ("C.23", "corrected"), "c24_chain": ("C.24", "printed"),
+                "c24_chain_corrected": ("C.24", "corrected")}
+
+
+def chain_instance(x: dict) -> dict:
+    return {"family": "lqr-chain", **{k: _r(x[k]) for k in ("A", "B", "K", "sigma", "w", "z", "gamma", "eps_model",
+                                                             "delta_critic")}, "h": int(x["h"])}
+
+
+def chain_problem(inst: dict) -> LQR:
+    p = LQR(inst["A"], inst["B"], inst["K"], sigma=inst["sigma"], w=inst["w"], z=inst["z"], gamma=inst["gamma"],
+            noise="uniform", A_hat=inst["A"] + inst["eps_model"], certify=False)
+    if not (p.certified and p.stable):
+        raise Infeasible("no certified invariant domain")
+    if inst["delta_critic"]:
+        p.critic = p.critic_with_error(inst["delta_critic"], seed=0)
+    return p
+
+
+def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
+    """One line of the bias chain as ``verify.appendix_c.chains_c7_c24.bias_results`` writes it, on the
+    instance's LQR: n model and true trajectories from the same s_0 ∼ ν and noise (coupled), exact
+    pathwise derivatives (``trainers.estimators.trajectory_jacobians``), sample means treated as exact
+    of the sample (as there); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
+    from bounds import bias as BB
+    from bounds import variance as BV
+    from toy_mdps.lqr_exact import moments
+    from trainers.estimators import trajectory_jacobians
+    from verify.appendix_c.chains_c7_c24 import grad_q, grad_r
+    from verify.appendix_c.derivatives_c9_c13 import bound_at
+
+    p, h = chain_problem(inst), inst["h"]
+    seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
+    lip = p.lipschitz(p.critic)
+    c = instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=lip.L_Qhat, eps_f=p.eps_f())
+    g = torch.Generator().manual_seed(seed)
+    s0 = p.sample_nu(n, g)
+    noise = p.sample_noise(h, n, g)
+    tr = {}
+    for key, f in (("hat", p.model), ("true", p.true_model)):
+        ds, da = trajectory_jacobians(p.policy, f, s0, noise, h)
+        S, Act = p.rollout(s0, noise, f)
+        tr[key] = {k: v.reshape(v.shape[0], v.shape[1]).T.numpy() for k, v in
+                   (("s", S), ("a", Act), ("ds", ds), ("da", da))}
+    hat, tru = tr["hat"], tr["true"]
+    dev_a, dev_s = np.abs(hat["da"] - tru["da"]).mean(0), np.abs(hat["ds"] - tru["ds"]).mean(0)
+    rs_h, ra_h = grad_r(p, hat["s"], hat["a"])
+    rs, ra = grad_r(p, tru["s"], tru["a"])
+    r_term = np.abs(rs_h * hat["ds"] + ra_h * hat["da"] - rs * tru["ds"] - ra * tru["da"]).mean(0)
+    Qs, Qa = (x[:, 0].numpy() for x in p.dQ(torch.as_tensor(tru["s"][:, h])[:, None],
+                                             torch.as_tensor(tru["a"][:, h])[:, None]))
+    qs, qa = grad_q(p.critic, hat["s"][:, h], hat["a"][:, h])
+    q_term = float(np.abs(Qs * tru["ds"][:, h] + Qa * tru["da"][:, h] - qs * hat["ds"][:, h] - qa * hat["da"][:, h]).mean())
+    eps_v = float((np.abs(Qs - qs) + np.abs(Qa - qa)).mean())
+    steps = np.arange(h + 1, dtype=float)
+    corrected = name.endswith("corrected")
+
+    class _C:  # ``bound_at`` reads the constants through ``consts()``
+        @staticmethod
+        def consts():
+            return {k: c[k] for k in ("L_f", "L_pi", "L_theta")}
+
+    K = (bound_at("K_hat_corrected", BV.K_hat_corrected, _C, steps) if corrected
+         else bound_at("K_hat", BV.K_hat, _C, steps))
+    dev, gh, ef = dev_s + dev_a, p.gamma ** h, c["eps_f"]
+    claim, form = CHAIN_BOUNDS[name]
+    where = {}
+    if claim == "C.19":
+        right = c["L_pi"] * (2 * c["L_f"] + ef) * np.abs(hat["da"]).max(0)[:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1] \
+            + 2 * c["L_theta"]
+        i = int(np.argmax(dev_a[1:] / right)) + 1
+        left, right, where = dev_a[i], right[i - 1], {"i": i}
+    elif claim in ("C.20", "C.21"):
+        fa = {"C.20": (BB.c20, BB.c20_corrected), "C.21": (BB.c21, BB.c21_corrected)}[claim][corrected]
+        left = (dev_a if claim == "C.20" else dev_s)[h]
+        right = bound_at(name, fa, _C, steps, eps_f=ef, e=c["e"])[h]
+    elif claim == "C.22":
+        rhs = 2 * c["L_r"] * K + c["L_r"] * dev
+        i = int(np.argmax(r_term[:h] / rhs[:h]))
+        left, right, where = r_term[i], rhs[i], {"i": i}
+    elif claim == "C.23":
+        left, right = gh * q_term, gh * (c["L_Q"] * dev[h] + K[h] * eps_v)
+    else:
+        kappa = 1 / math.sqrt(1 - p.gamma)
+        left = moments(p, h, 0.0, "dp").bias
+        right = kappa ** 2 * h * (c["L_r"] * dev[h] + 2 * c["L_r"] * K[h]) + kappa * gh * (c["L_Q"] * dev[h] + K[h] * eps_v)
+    left, right = float(left), float(right) * (1 + 1e-12)  # chains_c7_c24.EXACT_SLACK
+    row = CheckResult(claim, form, {**inst, **where, "eps_f": _r(ef), "eps_v": _r(eps_v), "N": n, "bound": name},
+                      left, (left, left), right,
+                      note=f"{n} start states from ν, model and true trajectory coupled; sample means exact of the "
+                           "sample (as chains_c7_c24)" + ("; b_t exact (lqr_exact)" if claim == "C.24" else ""))
+    hyp = {"certified domain": True, "L_f < 1": bool(c["L_f"] < 1), "L_pi < 1": bool(c["L_pi"] < 1),
+           "eps_f": _r(ef), "eps_v (coupled, sample)": _r(eps_v)}
+    return row, hyp
+
+
+def evaluate_chain(claim: str, name: str, inst: dict) -> Evaluation:
+    row, hyp = chain_sides(inst, name)
+    return Evaluation(row, ratio(row.measured, row.bound), hyp)
+
+
+def reverify_chain(claim: str, name: str, inst: dict) -> dict:
+    row, _ = chain_sides(inst, name, CHAIN_VERIFY_N, seed=91)
+    return {"samples": CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci), "level": "exact of the sample",
+            "bound": row.bound, "verdict": row.holds}
+
+
+# --- Prop 5.4 on the sine family ---------------------------------------------------------------------
+
+SINE_VARS = [Var("lam", -3.0, 3.0), Var("b", -1.0, 1.0), Var("c", 0.01, 1.0), Var("k", -1.5, 1.5),
+             Var("sigma", 0.01, 1.0), Var("z", 0.05, 1.0), Var("gamma", 0.5, 0.99), Var("h", 0, 20, True),
+             Var("estimator", 0, 1, True)]
+SINE_N, SINE_VERIFY_N = 500, 20000
+
+
+def sine_instance(x: dict) -> dict:
+    return {"family": "sine", **{k: _r(x[k]) for k in ("lam", "b", "c", "k", "sigma", "z", "gamma")},
+            "h": int(x["h"]), "estimator": ("dp", "dr")[int(x["estimator"])]}
+
+
+def sine_row(inst: dict, name: str, n: int = SINE_N, seed: int = 5) -> tuple[CheckResult, dict]:
+    from toy_mdps.chaotic import SineMDP
+    from verify import measure
+
+    try:
+        p = SineMDP(inst["lam"], k=inst["k"], b=inst["b"], c=inst["c"], sigma=inst["sigma"], z=inst["z"],
+                    gamma=inst["gamma"])
+    except ValueError as err:
+        raise Infeasible(str(err)) from err
+    g = measure.sample_gradients(p, inst["h"], 0.0, n, inst["estimator"], seed=seed)
+    vb = measure.variance_bound(g, LEVEL, seed=seed)
+    bound = float(bounds.evaluate(name, h=inst["h"], **instances.bound_params(p, N=1.0)).value)
+    lip = instances.lipschitz(p)
+    hyp = {"certified interval (|b k| < 1)": True, "L_f < 1": bool(lip["L_fhat"] < 1), "L_pi < 1": bool(lip["L_pi"] < 1),
+           "L_f": _r(lip["L_fhat"]), "L_pi": _r(lip["L_pi"])}
+    row = CheckResult("prop5.4", _sine_form(name), {**inst, "bound": name, "N": 1}, vb.estimate, (vb.lower, vb.upper),
+                      bound, note=f"Monte Carlo v_t(1), {n} samples, {vb.method}; N = 1 (both sides scale as 1/N)")
+    return row, hyp
+
+
+def _sine_form(name: str) -> str:
+    return {"variance_printed": "printed", "variance_explicit": "explicit"}.get(name, "corrected")
+
+
+def evaluate_sine(claim: str, name: str, inst: dict) -> Evaluation:
+    row, hyp = sine_row(inst, name)
+    return Evaluation(row, ratio(row.measured, row.bound), hyp)
+
+
+def reverify_sine(claim: str, name: str, inst: dict) -> dict:
+    row, _ = sine_row(inst, name, SINE_VERIFY_N, seed=17)
+    return {"samples": SINE_VERIFY_N, "estimate": row.measured, "ci": list(row.ci), "level": LEVEL,
+            "bound": row.bound, "verdict": row.holds}
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+_V = ("variance_printed",), ("variance_explicit",), ("variance_corrected", "variance_printed_corrected")
+#: claim -> form -> bound names (the first is the default)
+TARGETS = {
+    "lemmaC.1": {"printed": ("c1a_printed", "c1s_printed"), "corrected": ("c1a_corrected", "c1s_corrected")},
+    "lemmaC.2": {"printed": ("c2_printed",), "identity": ("c2_identity",)},
+    "lemmaC.3": {"printed": ("c3_printed",), "identity": ("c3_identity",)},
+    "C.9": {"printed": ("c9_printed",), "corrected": ("c9_corrected",)},
+    "prop5.2": {"printed": ("prop52_rhs",), "corrected": ("prop52_rhs_corrected",)},
+    "cor5.12": {"printed": ("cor512_rhs",), "explicit": ("cor512_explicit",)},
+    "prop5.10": {"printed": ("hstar_paper",), "corrected": ("hstar_interval_upper", "hstar_interval_lower")},
+    "prop5.4-sine": dict(zip(("printed", "explicit", "corrected"), _V)),
+    **{c: {f: tuple(n for n, cf in CHAIN_BOUNDS.items() if cf == (c, f)) for f in ("printed", "corrected")
+           if any(cf == (c, f) for cf in CHAIN_BOUNDS.values())} for c in sorted({c for c, _ in CHAIN_BOUNDS.values()})},
+}
+
+_SCALAR = Family(SCALAR_VARS, scalar_instance, evaluate_scalar, "h",
+                 ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "h": 1},))
+_OFFSET = Family(OFFSET_VARS, offset_instance, evaluate_convergence, "H",
+                 ({"A": 0.5, "B": 1.0, "K": -0.2, "sigma": 0.3, "w": 0.1, "gamma": 0.9, "H": 5, "T": 64,
+                   "eta_L": 0.5},), reverify_convergence)
+_PATH = Family(PATH_VARS, path_instance, evaluate_path, "i",
+               ({"A": 0.6, "B": 0.69, "c": 0.0, "K": 0.95, "sigma": 0.1, "wiggle": 0.09, "s0_scale": 2.0,
+                 "saturate": 0, "i": 40},), reverify_path)
+FAMILIES = {
+    "lemmaC.1": _PATH,
+    # (C.9) is one chain-rule step: i ≤ 10 shows any failure (autograd's partials cost grows with i)
+    "C.9": dataclasses.replace(_PATH, vars=PATH_VARS[:-1] + [Var("i", 1, 10, True)],
+                               seeds=({**_PATH.seeds[0], "i": 10},)),
+    "lemmaC.2": _SCALAR, "lemmaC.3": _SCALAR,
+    "prop5.2": _OFFSET, "cor5.12": _OFFSET,
+    **{c: Family(CHAIN_VARS, chain_instance, evaluate_chain, "h",
+                 ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "eps_model": 0.1,
+                   "delta_critic": 0.5, "h": 1},), reverify_chain) for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")},
+    "prop5.10": Family(HSTAR_VARS, hstar_instance, evaluate_hstar, None,
+                       ({"A": 0.5, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9,
+                         "eps_f": 0.1, "delta_v": 1.0, "N": 16},)),
+    "prop5.4-sine": Family(SINE_VARS, sine_instance, evaluate_sine, "h",
+                           ({"lam": 2.955, "b": 0.5, "c": 0.1, "k": -0.3, "sigma": 0.1, "z": 0.5, "gamma": 0.9,
+                             "h": 10},), reverify_sine),
+}
