@@ -243,15 +243,18 @@ def _g_changed(form: str, change: str) -> Evaluator:
     return Evaluator(changes(g, H_SYMBOL)[change], f"g_{form} {change}")
 
 
-def changed_theory(r: Rung) -> dict[tuple[str, str], tuple[float, float]]:
+def changed_theory(r: Rung, keys=tuple(RANGES)) -> dict[tuple[str, str], tuple[float, float]]:
     """(key of ``RANGES``, change) -> the theory's (lo, hi) with that change, at the rung's constants:
     the argmin over 0..20 of the changed g, and the corrected (C.39) interval and (C.29)'s root from the
-    changed (C.30). A change that leaves a root of (C.30) where it was is left out (it does not apply)."""
+    changed (C.30); for the ``keys`` asked. A change that leaves a root of (C.30) where it was is left
+    out (it does not apply)."""
     p, hs, out = params(r), np.arange(HS[-1] + 1, dtype=float), {}
     for key, form, g in (("argmin", "explicit", hstar.g_of_h()), ("argmin_corrected", "corrected", hstar.g_corrected())):
-        for change in changes(g, H_SYMBOL):
+        for change in changes(g, H_SYMBOL) if key in keys else ():
             a = float(np.argmin(_g_changed(form, change).log(**{**p, "h": hs})))
             out[key, change] = (a, a)
+    if "interval" not in keys and "root" not in keys:
+        return out
     g1, g2 = hstar.g1_prime(), hstar.g2_prime()
     c1, c2 = changes(g1, H_SYMBOL), changes(g2, H_SYMBOL)
     h1, h2, root = positive_root(g1, p), positive_root(g2, p), positive_root(g1 + g2, p)
@@ -259,9 +262,9 @@ def changed_theory(r: Rung) -> dict[tuple[str, str], tuple[float, float]]:
         e1, e2 = c1.get(change, g1), c2.get(change, g2)
         k1, k2, k = positive_root(e1, p), positive_root(e2, p), positive_root(e1 + e2, p)
         moved = not (math.isclose(k1, h1, rel_tol=1e-9) and math.isclose(k2, h2, rel_tol=1e-9))
-        if math.isfinite(k1) and math.isfinite(k2) and moved:
+        if "interval" in keys and math.isfinite(k1) and math.isfinite(k2) and moved:
             out["interval", change] = (min(k1, k2), max(k1, k2))
-        if math.isfinite(k) and not math.isclose(k, root, rel_tol=1e-9):
+        if "root" in keys and math.isfinite(k) and not math.isclose(k, root, rel_tol=1e-9):
             out["root", change] = (k, k)
     return out
 
@@ -307,10 +310,10 @@ def structural_controls(quick: bool) -> list[Control]:
     for ef, dv in config(quick).rungs:
         r = rung(ef, dv, quick)
         real = {x.instance["compare"]: x for x in checks(ef, dv, quick)}
-        for (key, change), (lo, hi) in changed_theory(r).items():
-            row = real[RANGES[key][1]]
-            if row.holds is True:
-                out.append(Control(change, row, _theory_row(r, key, lo, hi, f"control: {change}; theory [{lo:.4g}, {hi:.4g}]")))
+        holding = tuple(key for key, (_, what) in RANGES.items() if real[what].holds is True)
+        for (key, change), (lo, hi) in (changed_theory(r, holding) if holding else {}).items():
+            out.append(Control(change, real[RANGES[key][1]],
+                               _theory_row(r, key, lo, hi, f"control: {change}; theory [{lo:.4g}, {hi:.4g}]")))
     growth = growth_check(quick)
     if growth.holds is True:
         out.append(Control(RATIO_INVERTED, growth, growth_check(quick, reverse=True)))
