@@ -45,3 +45,16 @@ def test_update_flops_match_a_hand_count_for_ddpg_critic_and_actor():
 
 def test_matmul_reference_is_positive():
     assert bench.matmul_gflops(n=64, seconds=0.05) > 0
+
+
+def test_matmul_ceiling_replays_every_matrix_product_of_the_update():
+    # the replayed products carry exactly the FLOPs the counter finds in an update, SN included
+    agent, buffer = filled(Config.tiny(algo="rp-dp", h=3, sn=True))
+    gflops, flops = bench.matmul_ceiling(agent, buffer, step=agent.cfg.model_warmup, seconds=0.002)
+    assert flops == bench.update_flops(agent, buffer, step=agent.cfg.model_warmup)
+    assert gflops > 0
+
+
+def test_like_keeps_the_layout_of_transposed_and_expanded_operands():
+    t = bench.like((2, 256, 14), (0, 1, 256))
+    assert t.shape == (2, 256, 14) and t.stride() == (0, 1, 256)

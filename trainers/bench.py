@@ -2,7 +2,7 @@
 step's GFLOP/s next to a single-thread 256×256×256 matmul measured in the same run, and where the
 time goes.
 
-    python -m trainers.bench [--steps 300] [--threads 2] [--no-sn] [--algos rp-dp,rp-dr,ddpg,rp0]
+    python -m trainers.bench [--steps 300] [--threads 2] [--no-sn] [--algos rp-dp,rp-dr,ddpg,rp0] [--ceiling]
 
 GFLOP/s = the matrix-product FLOPs of one update (``torch.utils.flop_counter``: mm, addmm, bmm,
 baddbmm, forward and backward) per second of this process's CPU time, so other processes on the
@@ -12,17 +12,19 @@ For each algorithm and h ∈ {0, 3, 10} (h = 0 only for ddpg and rp0) at the def
 and update ratio, the buffer is pre-filled with random Hopper-v5 transitions and the model warm-up
 is skipped, so every timed step runs the full h-step update (rp-dp and rp-dr at h = 0 are RP(0)).
 The time shares split each step into acting, environment, model, critic and policy updates;
-``--profile`` adds the operator table of torch.profiler for RP-DP h = 3.
+``--profile`` adds the operator table of torch.profiler for RP-DP h = 3. ``--ceiling`` adds the
+ratio the step would reach if everything but its matrix products were free (``matmul_ceiling``).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from trainers.agents import Agent
@@ -60,9 +62,59 @@ def update_flops(agent: Agent, buffer: ReplayBuffer, step: int) -> int:
     return counter.get_total_flops()
 
 
-def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[float, float, dict]:
+MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
+           torch.ops.aten.baddbmm.default}
+
+
+class RecordMatmuls(TorchDispatchMode):
+    """Records every matrix product FlopCounterMode counts: (op, [(shape, stride) or scalar], kwargs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in MATMULS:
+            self.calls.append((func, tuple((tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else a
+                                           for a in args), tuple(sorted((kwargs or {}).items()))))
+        return func(*args, **(kwargs or {}))
+
+
+def like(shape: tuple, stride: tuple) -> torch.Tensor:
+    """A random float32 tensor with this shape and these strides (transposed, expanded operands)."""
+    extent = 1 + sum((n - 1) * st for n, st in zip(shape, stride))
+    return torch.randn(extent).as_strided(shape, stride)
+
+
+def matmul_ceiling(agent: Agent, buffer: ReplayBuffer, step: int, seconds: float = 0.1) -> tuple[float, int]:
+    """(GFLOP/s, FLOPs) of one update's matrix products alone: each one is recorded with its shapes
+    and strides, replayed on random operands of that layout for ``seconds`` of CPU time, and the
+    update's FLOPs divided by the sum of the replayed times. Operands stay in cache between
+    repetitions, so this is an upper bound on what the step could reach if everything but its
+    matrix products (autograd, pointwise ops, Adam, Python) cost nothing."""
+    rec = RecordMatmuls()
+    with rec:
+        agent.update(buffer, np.random.default_rng(0), step=step)
+    total_t = total_flops = 0
+    for (func, specs, kwargs), count in Counter(rec.calls).items():
+        args = [like(*a) if isinstance(a, tuple) else a for a in specs]
+        with FlopCounterMode(display=False) as counter:
+            func(*args, **dict(kwargs))
+        reps, c0 = 0, time.process_time()
+        while time.process_time() - c0 < seconds:
+            for _ in range(10):
+                func(*args, **dict(kwargs))
+            reps += 10
+        total_t += count * (time.process_time() - c0) / reps
+        total_flops += count * counter.get_total_flops()
+    return total_flops / total_t / 1e9, total_flops
+
+
+def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None,
+          ceiling: bool = False) -> tuple[float, float, dict]:
     """(steps/s of wall time, steps/s of this process's CPU time, wall-time share per phase); the
-    share dict also holds ``flops``, the matrix-product FLOPs of one update.
+    share dict also holds ``flops``, the matrix-product FLOPs of one update, and with ``ceiling``
+    the GFLOP/s of ``matmul_ceiling``.
 
     With one thread the CPU-time rate is what a dedicated core gives, even when other processes
     share the machine; the wall-time rate is what this machine gave now."""
@@ -89,6 +141,7 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[
     for _ in range(prefill):
         env_step(rng.uniform(-1, 1, agent.act_dim))
     flops = update_flops(agent, buffer, cfg.model_warmup)
+    extra = {"ceiling": matmul_ceiling(agent, buffer, cfg.model_warmup)[0]} if ceiling else {}
     totals: dict[str, float] = defaultdict(float)
     for name in ("act", "update_model", "update_critic", "update_policy"):
         setattr(agent, name, timed(getattr(agent, name), name, totals))
@@ -105,7 +158,7 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None) -> tuple[
     if profiler is not None:
         profiler.stop()
     totals["other"] = elapsed - sum(totals.values())
-    return steps / elapsed, steps / cpu, {**{k: v / elapsed for k, v in totals.items()}, "flops": flops}
+    return steps / elapsed, steps / cpu, {**{k: v / elapsed for k, v in totals.items()}, "flops": flops, **extra}
 
 
 def main(argv=None) -> None:
@@ -116,24 +169,26 @@ def main(argv=None) -> None:
     p.add_argument("--algos", default="rp-dp,rp-dr,ddpg,rp0")
     p.add_argument("--hs", default="0,3,10")
     p.add_argument("--profile", action="store_true", help="operator profile of rp-dp h=3")
+    p.add_argument("--ceiling", action="store_true", help="ratio if only the matrix products cost time")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     ref = matmul_gflops()
     print(f"threads={args.threads} sn={args.sn} steps={args.steps} (defaults otherwise)")
     print(f"256x256x256 matmul: {ref:.1f} GFLOP/s (CPU time, {args.threads} thread(s))")
     print(f"{'algo':6} {'h':>3} {'steps/s':>8} {'steps/h':>9} {'cpu steps/h':>11} {'GFLOP/step':>10} "
-          f"{'GFLOP/s':>8} {'ratio':>6}  time share: act env model critic policy other")
+          f"{'GFLOP/s':>8} {'ratio':>6}{' ceiling' if args.ceiling else ''}  time share: act env model critic policy other")
     for algo in args.algos.split(","):
         for h in (int(x) for x in args.hs.split(",")):
             if (algo in ("ddpg", "rp0")) != (h == 0):
                 continue
             cfg = dataclasses.replace(Config(), algo=algo, h=h, sn=args.sn, threads=args.threads)
-            rate, cpu_rate, share = bench(cfg, args.steps)
+            rate, cpu_rate, share = bench(cfg, args.steps, ceiling=args.ceiling)
             parts = " ".join(f"{share.get(k, 0):.2f}" for k in
                              ("act", "env", "update_model", "update_critic", "update_policy", "other"))
+            ceil = f" {share['ceiling'] / ref:7.2f}" if args.ceiling else ""
             gflops = share["flops"] * cpu_rate / 1e9  # acting adds 0.3 MFLOP per step, not counted
             print(f"{algo:6} {h:>3} {rate:8.1f} {rate * 3600:9.0f} {cpu_rate * 3600:11.0f} {share['flops'] / 1e9:10.2f} "
-                  f"{gflops:8.1f} {gflops / ref:6.2f}  {parts}", flush=True)
+                  f"{gflops:8.1f} {gflops / ref:6.2f}{ceil}  {parts}", flush=True)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
         prof = profile(activities=[ProfilerActivity.CPU])
