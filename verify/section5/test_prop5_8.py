@@ -209,13 +209,24 @@ def test_remark59_scaled_convention_removes_the_h0_bias():
 def test_structural_controls_are_not_caught_the_bounds_are_loose(name):
     """Power: on RP-DP, β = 0.5, h = 3 every structural change of ``verify.mutations`` still holds — the
     bias bounds are too loose here (orders of magnitude above b_t) for this check to catch a careless
-    derivation. ``prop5_8.structural_controls`` finds the same on every holding (estimator, β, h)."""
+    derivation. ``prop5_8.structural_controls`` finds the same on every holding (estimator, β, h) of
+    these three bounds (2 of its 486 controls are caught, both on the printed (5.3):
+    ``test_printed_structural_control_caught_at_h_inf``)."""
     from verify.mutations import changes
     real = prop5_8.bound_check(name, "dp", 0.5, 3, QUICK)
     assert real.holds is True and real.bound > 10 * real.ci[1], real.describe()
     for change in changes(prop5_8.BOUNDS[name][1](), prop5_8.H_SYMBOL):
         r = prop5_8.bound_check(name, "dp", 0.5, 3, QUICK, change=change)
         assert r.holds is True, (change, r.describe())
+
+
+@pytest.mark.parametrize("est", EST)
+def test_printed_structural_control_caught_at_h_inf(est):
+    """(5.3) holds at β = 0, h = ∞ (exact b_t = 0 at zero error, and a bound growing with L̃_f^{3h} at
+    ε_f > 0); with its ε terms dropped it is 0 and the Monte Carlo b_t at ε_f = 0.05, 0.1 violates it."""
+    real = prop5_8.bound_check("(5.3)", est, 0.0, math.inf, QUICK)
+    r = prop5_8.bound_check("(5.3)", est, 0.0, math.inf, QUICK, change="drop the ε terms (ε_f, ε_v → 0)")
+    assert real.holds is True and r.holds is False and r.instance["eps_f"] > 0, (real.describe(), r.describe())
 
 
 #: Remark 5.9's structural controls that are caught, as (h, convention, change); every other control on
