@@ -2,7 +2,8 @@
 
 Each family is a list of search coordinates (``Var``), a map from a point to a readable instance
 dict, and ``evaluate(claim, bound, instance) -> Evaluation`` (the check row, the ratio measured /
-bound that the adversary maximises, and the claim's hypotheses on that instance). ``verify.search``
+bound that the adversary maximises — bound / measured for a lower bound, relative residual / 10⁻⁹
+for an identity — and the claim's hypotheses on that instance). ``verify.search``
 runs the optimiser over any of them; this module imports nothing of it.
 
 - ``scalar-lqr`` (Lemmas C.2, C.3): the closed forms of ``verify.appendix_c.lemmas_c2_c3.ScalarLQR``
@@ -20,10 +21,14 @@ runs the optimiser over any of them; this module imports nothing of it.
   searched; L_f, L_π < 1 enforced. ε_v is the mean over h = 1..20 of its exact interval
   (``eps_v_interval``); the theory is evaluated at both ends and the verdict folds that in.
 - ``path`` (Lemma C.1, (C.9)): the scalar path instances of ``verify.appendix_c.derivatives_c9_c13``
-  (``PathInstance``: A, B, c, K, σ, tanh or linear policy, wiggle w, ζ's scale), whose pathwise
-  derivatives are computed by the scalar chain rule (``path_trace``; equal to
-  ``trainers.estimators.trajectory_jacobians``, test). Lemma C.1 is Monte Carlo as in
-  ``verify.appendix_c.lemma_c1`` (CLT intervals, Bonferroni over reference trajectories).
+  (``PathInstance``: A, B, c, K, σ, tanh or linear policy, wiggle w, ζ's scale). Lemma C.1 is Monte
+  Carlo as in ``verify.appendix_c.lemma_c1`` (CLT intervals, Bonferroni over reference trajectories),
+  steps 1..i ≤ 40, with the pathwise derivatives by the scalar chain rule (``path_trace``: fast, equal
+  to forward-mode autograd, test). (C.9) is exact per trajectory on 8 trajectories, steps 1..i ≤ 10,
+  with the derivatives and partials of ``measure_derivatives`` (autograd: independent of the identity).
+- ``lqr-chain`` ((C.19)–(C.24)): a scalar LQR with Â = A + ε and Q̂ = Q^π perturbed by δ, h = 1..10; the
+  lines as ``verify.appendix_c.chains_c7_c24`` writes them, on 1,000 coupled model/true trajectories
+  from ν (sample means exact of the sample, as there), b_t of (C.24) exact.
 - ``sine`` (Prop 5.4): ``toy_mdps.chaotic.SineMDP`` (λ, b, c, k, σ, z, γ, h, estimator), v_t(1) by
   Monte Carlo of the shared estimator with the BCa interval of ``verify.stats``.
 """
