@@ -84,6 +84,21 @@ def tightest(rows: list[CheckResult]):
     return max(held, key=ratio) if held else None
 
 
+def _row_key(r: CheckResult) -> tuple:
+    return r.claim, r.form, json.dumps(r.instance, sort_keys=True, default=str)
+
+
+def split_controls(cs: list[Control], rows: list[CheckResult]) -> tuple[list[Control], list[Control]]:
+    """Controls whose real check is one of ``rows`` (the claim's own), and those run on a reference
+    instance instead (they show what the check can detect, not power on the claim)."""
+    own = {_row_key(r) for r in rows}
+    return [c for c in cs if _row_key(c.real) in own], [c for c in cs if _row_key(c.real) not in own]
+
+
+def _reference(ref: list[Control]) -> dict:
+    return {"reference_controls_caught": sum(c.caught for c in ref), "reference_controls": len(ref)}
+
+
 def power_table(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
     """Per claim and form (identities excluded): measured checks, the tightest ratio measured/bound
     among the holding ones, and the structural controls caught / applied (applied where the real
@@ -92,14 +107,15 @@ def power_table(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
     out = []
     for claim, form in keys:
         rows = [r for r in results if (r.claim, r.form) == (claim, form)]
-        cs = [c for c in ctrls if (c.claim, c.form) == (claim, form) and c.real.holds is True]
+        cs, ref = split_controls([c for c in ctrls if (c.claim, c.form) == (claim, form) and c.real.holds is True], rows)
         t = tightest(rows)
         out.append({"claim": claim, "form": form, "checks": len(rows),
                     "tightest_ratio": None if t is None else ratio(t),
                     "tightest_on": None if t is None else _name(t),
                     "controls_caught": sum(c.caught for c in cs), "controls": len(cs),
                     "caught": sorted({c.change for c in cs if c.caught}),
-                    "missed": sorted({c.change for c in cs if not c.caught} - {c.change for c in cs if c.caught})})
+                    "missed": sorted({c.change for c in cs if not c.caught} - {c.change for c in cs if c.caught}),
+                    **_reference(ref)})
     return out
 
 
@@ -163,7 +179,8 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
                       f"{_words(sforms['printed'] or sforms['explicit'], sforms['corrected'])}")
         bad = sorted((r for r in stated if r.holds is False), key=_order)
         near = tightest(rows)
-        cs = [c for c in ctrls if c.claim in pc.checks + pc.steps and c.real.holds is True]
+        cs, ref = split_controls([c for c in ctrls if c.claim in pc.checks + pc.steps and c.real.holds is True],
+                                 rows)
         out.append({"claim": pc.name, "statement": pc.statement, "verdict": words,
                     "counterexample": None if not bad else {"instance": _where(bad[0]), "numbers": _numbers(bad[0]),
                                                             "form": bad[0].form, "line": bad[0].instance.get("line")},
@@ -171,7 +188,7 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
                                                           "form": near.form, "ratio": ratio(near)},
                     "errata": list(pc.errata), "tightest_ratio": None if near is None else ratio(near),
                     "tightest_row": None if near is None else f"{near.claim} [{near.form}] on {_where(near)}",
-                    "controls_caught": sum(c.caught for c in cs), "controls": len(cs),
+                    "controls_caught": sum(c.caught for c in cs), "controls": len(cs), **_reference(ref),
                     "checks": len(rows), "violated": sum(r.holds is False for r in rows),
                     "inconclusive": sum(r.holds is None for r in rows)})
     return out
@@ -195,7 +212,9 @@ def _answer_md(ans: list[dict], inst: dict[str, dict], power: list[dict]) -> lis
         else:
             ex = "—"
         pw = ("—" if a["tightest_ratio"] is None else f"ratio {a['tightest_ratio']:.3g} ({a['tightest_row']})") + \
-            (f"; controls {a['controls_caught']}/{a['controls']}" if a["controls"] else "; no structural controls")
+            (f"; controls {a['controls_caught']}/{a['controls']}" if a["controls"] else "; no structural controls") + \
+            (f" (on a reference instance, not the claim's rows: {a['reference_controls_caught']}/"
+             f"{a['reference_controls']})" if a["reference_controls"] else "")
         lines.append(f"| {a['claim']} | {a['statement']} | {a['verdict']} ({a['checks']} checks, {a['violated']} violated, "
                      f"{a['inconclusive']} inconclusive) | {ex} | {', '.join(a['errata']) or '—'} | {pw} |")
     lines += ["", "## Instances", "", "| name | parameters |", "|---|---|"]
@@ -208,7 +227,10 @@ def _answer_md(ans: list[dict], inst: dict[str, dict], power: list[dict]) -> lis
     for p in power:
         t = "—" if p["tightest_ratio"] is None else f"{p['tightest_ratio']:.3g}"
         lines.append(f"| {p['claim']} | {p['form']} | {p['checks']} | {t} | {p['tightest_on'] or '—'} | "
-                     f"{p['controls_caught']}/{p['controls']} | {'; '.join(p['caught']) or '—'} | {'; '.join(p['missed']) or '—'} |")
+                     f"{p['controls_caught']}/{p['controls']}"
+                     + (f" (+ {p['reference_controls_caught']}/{p['reference_controls']} on a reference instance)"
+                        if p["reference_controls"] else "")
+                     + f" | {'; '.join(p['caught']) or '—'} | {'; '.join(p['missed']) or '—'} |")
     return lines + [""]
 
 

@@ -75,3 +75,18 @@ def test_every_expected_failure_names_its_exception(request):
     loose = [item.nodeid for item in request.session.items for m in item.iter_markers("xfail")
              if not m.kwargs.get("raises")]
     assert not loose, loose
+
+
+def test_controls_on_a_reference_instance_are_not_power_on_the_claim():
+    """A control whose real check is not one of the claim's rows (Remark 5.5's reference pair) is
+    counted apart, in the power table and in the answer."""
+    own = CheckResult("remark5.5", "printed", {"mdp": "toy", "h": 10}, 0.5, (0.4, 0.6), 1.0, direction="ge")
+    ref_real = CheckResult("remark5.5", "printed", {"mdp": "reference", "h": 10}, 3.0, (2.0, 4.0), 1.0, direction="ge")
+    swapped = CheckResult("remark5.5", "printed", {"mdp": "reference", "h": 10}, 0.3, (0.2, 0.4), 1.0, direction="ge")
+    ctl = Control("arms swapped", ref_real, swapped)
+    assert ctl.caught
+    assert report.split_controls([ctl], [own]) == ([], [ctl])
+    (p,) = report.power_table([own], [ctl])
+    assert (p["controls"], p["reference_controls"], p["reference_controls_caught"]) == (0, 1, 1)
+    (a,) = [a for a in report.answer([own], [ctl]) if a["claim"] == "Remark 5.5"]
+    assert (a["controls"], a["reference_controls_caught"]) == (0, 1)
