@@ -317,13 +317,15 @@ def hstar_instance(x: dict) -> dict:
                                                              "delta_v")}, "N": int(x["N"])}
 
 
-def hstar_problem(inst: dict) -> LQR:
+def perturbed_lqr(inst: dict, eps_model: float, delta_critic: float) -> LQR:
+    """The scalar LQR of ``inst`` with model Â = A + eps_model and the critic perturbed by
+    delta_critic; Infeasible unless certified and stable."""
     p = LQR(inst["A"], inst["B"], inst["K"], sigma=inst["sigma"], w=inst["w"], z=inst["z"], gamma=inst["gamma"],
-            noise="uniform", A_hat=inst["A"] + inst["eps_f"], certify=False)
+            noise="uniform", A_hat=inst["A"] + eps_model, certify=False)
     if not (p.certified and p.stable):
         raise Infeasible("no certified invariant domain")
-    if inst["delta_v"]:
-        p.critic = p.critic_with_error(inst["delta_v"], seed=0)
+    if delta_critic:
+        p.critic = p.critic_with_error(delta_critic, seed=0)
     return p
 
 
@@ -333,7 +335,7 @@ def evaluate_hstar(claim: str, name: str, inst: dict) -> Evaluation:
     from toy_mdps.lqr_exact import eps_v_interval, moments
     from verify.section5 import prop5_10 as P
 
-    p = hstar_problem(inst)
+    p = perturbed_lqr(inst, inst["eps_f"], inst["delta_v"])
     lip = instances.lipschitz(p)
     if not (lip["L_fhat"] < 1 and lip["L_pi"] < 1):
         raise Infeasible("Prop 5.10's hypothesis L_f, L_π < 1 fails")
@@ -492,16 +494,6 @@ def chain_instance(x: dict) -> dict:
                                                              "delta_critic")}, "h": int(x["h"])}
 
 
-def chain_problem(inst: dict) -> LQR:
-    p = LQR(inst["A"], inst["B"], inst["K"], sigma=inst["sigma"], w=inst["w"], z=inst["z"], gamma=inst["gamma"],
-            noise="uniform", A_hat=inst["A"] + inst["eps_model"], certify=False)
-    if not (p.certified and p.stable):
-        raise Infeasible("no certified invariant domain")
-    if inst["delta_critic"]:
-        p.critic = p.critic_with_error(inst["delta_critic"], seed=0)
-    return p
-
-
 def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
     """One line of the bias chain as ``verify.appendix_c.chains_c7_c24.bias_results`` writes it, on the
     instance's LQR: n model and true trajectories from the same s_0 ∼ ν and noise (coupled), exact
@@ -514,7 +506,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     from verify.appendix_c.chains_c7_c24 import grad_q, grad_r
     from verify.appendix_c.derivatives_c9_c13 import bound_at
 
-    p, h = chain_problem(inst), inst["h"]
+    p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
     lip = p.lipschitz(p.critic)
     c = instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=lip.L_Qhat, eps_f=p.eps_f())
