@@ -107,6 +107,15 @@ def test_published_runs_are_read_from_docs_runs(tmp_path):
     assert publish.main([str(run), "--to", str(docs)]) == 2
 
 
+def test_publish_copies_theory_csv_where_the_run_has_one(tmp_path):
+    from trainers import publish
+    run = fake_run(tmp_path / "runs", "Hopper-v5", "rp-dp", 3, False, 0)
+    (run / "run.json").write_text(json.dumps({"seed": 0}))
+    (run / "theory.csv").write_text("step,eps_f\n1000,2.0\n")
+    dest = publish.publish(run, tmp_path / "docs")
+    assert (dest / "theory.csv").read_text() == (run / "theory.csv").read_text()
+
+
 def test_returns_keep_only_the_rows_where_the_evaluation_was_made(tmp_path):
     d = fake_run(tmp_path, "Hopper-v5", "rp-dp", 3, True, 0, steps=(1000, 2000, 3000, 4000))
     cfg = json.loads((d / "config.json").read_text())

@@ -2,8 +2,8 @@
 
     python -m trainers.publish runs/NAME [--to docs/runs] [--name NAME]
 
-Copies ``config.json``, ``run.json``, ``metrics.csv`` and ``gradvar.csv`` (when the run has one);
-never the checkpoint, the buffer or TensorBoard events. ``trainers.figures docs/runs`` reads the
+Copies ``config.json``, ``run.json``, ``metrics.csv``, and ``gradvar.csv`` and ``theory.csv`` where
+the run has them; never the checkpoint, the buffer or TensorBoard events. ``trainers.figures docs/runs`` reads the
 result. A run without config.json, run.json or metrics.csv is refused with one line (exit 2).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 REQUIRED = ("config.json", "run.json", "metrics.csv")
-OPTIONAL = ("gradvar.csv",)
+OPTIONAL = ("gradvar.csv", "theory.csv")
 
 
 def publish(run: Path, to: Path, name: str | None = None) -> Path:
