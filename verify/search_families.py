@@ -28,7 +28,8 @@ runs the optimiser over any of them; this module imports nothing of it.
   with the derivatives and partials of ``measure_derivatives`` (autograd: independent of the identity).
 - ``lqr-chain`` ((C.19)–(C.24)): a scalar LQR with Â = A + ε and Q̂ = Q^π perturbed by δ, h = 1..10; the
   lines as ``verify.appendix_c.chains_c7_c24`` writes them, on 1,000 coupled model/true trajectories
-  from ν (sample means exact of the sample, as there), b_t of (C.24) exact.
+  from ν (sample means exact of the sample, as there; CLT intervals for the left sides of (C.20),
+  (C.21), whose right sides are constants), b_t of (C.24) exact.
 - ``sine`` (Prop 5.4): ``toy_mdps.chaotic.SineMDP`` (λ, b, c, k, σ, z, γ, h, estimator), v_t(1) by
   Monte Carlo of the shared estimator with the BCa interval of ``verify.stats``.
 """
@@ -498,7 +499,8 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     """One line of the bias chain as ``verify.appendix_c.chains_c7_c24.bias_results`` writes it, on the
     instance's LQR: n model and true trajectories from the same s_0 ∼ ν and noise (coupled), exact
     pathwise derivatives (``trainers.estimators.trajectory_jacobians``), sample means treated as exact
-    of the sample (as there); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
+    of the sample (as there) except the left sides of (C.20), (C.21), whose right sides are constants
+    (CLT intervals); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
     from bounds import bias as BB
     from bounds import variance as BV
     from toy_mdps.lqr_exact import moments
@@ -547,9 +549,10 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
             + 2 * c["L_theta"]
         i = int(np.argmax(dev_a[1:] / right)) + 1
         left, right, where = dev_a[i], right[i - 1], {"i": i}
-    elif claim in ("C.20", "C.21"):
+    elif claim in ("C.20", "C.21"):  # right side of constants only: the left's CLT interval
         fa = {"C.20": (BB.c20, BB.c20_corrected), "C.21": (BB.c21, BB.c21_corrected)}[claim][corrected]
-        left = (dev_a if claim == "C.20" else dev_s)[h]
+        key = "da" if claim == "C.20" else "ds"
+        left, lo, hi = stats.mean_ci(np.abs(hat[key] - tru[key])[:, h], LEVEL)
         right = bound_at(name, fa, _C, steps, eps_f=ef, e=c["e"])[h]
     elif claim == "C.22":
         rhs = 2 * c["L_r"] * K + c["L_r"] * dev
@@ -561,11 +564,14 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
         kappa = 1 / math.sqrt(1 - p.gamma)
         left = moments(p, h, 0.0, "dp").bias
         right = kappa ** 2 * h * (c["L_r"] * dev[h] + 2 * c["L_r"] * K[h]) + kappa * gh * (c["L_Q"] * dev[h] + K[h] * eps_v)
-    left, right = float(left), float(right) * (1 + 1e-12)  # chains_c7_c24.EXACT_SLACK
+    interval = claim in ("C.20", "C.21")
+    left, right = float(left), float(right) * (1 if interval else 1 + 1e-12)  # chains_c7_c24.EXACT_SLACK
     row = CheckResult(claim, form, {**inst, **where, "eps_f": _r(ef), "eps_v": _r(eps_v), "N": n, "bound": name},
-                      left, (left, left), right,
-                      note=f"{n} start states from ν, model and true trajectory coupled; sample means exact of the "
-                           "sample (as chains_c7_c24)" + ("; b_t exact (lqr_exact)" if claim == "C.24" else ""))
+                      left, (float(lo), float(hi)) if interval else (left, left), right, level=LEVEL,
+                      note=f"{n} start states from ν, model and true trajectory coupled; "
+                           + ("CLT interval of the left side" if interval else
+                              "sample means exact of the sample (as chains_c7_c24)")
+                           + ("; b_t exact (lqr_exact)" if claim == "C.24" else ""))
     hyp = {"certified domain": True, "L_f < 1": bool(c["L_f"] < 1), "L_pi < 1": bool(c["L_pi"] < 1),
            "eps_f": _r(ef), "eps_v (coupled, sample)": _r(eps_v)}
     return row, hyp
@@ -578,7 +584,8 @@ def evaluate_chain(claim: str, name: str, inst: dict) -> Evaluation:
 
 def reverify_chain(claim: str, name: str, inst: dict) -> dict:
     row, _ = chain_sides(inst, name, CHAIN_VERIFY_N, seed=91)
-    return {"samples": CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci), "level": "exact of the sample",
+    return {"samples": CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci),
+            "level": LEVEL if row.ci[0] != row.ci[1] else "exact of the sample",
             "bound": row.bound, "verdict": row.holds}
 
 
