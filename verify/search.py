@@ -552,7 +552,7 @@ REPORT_RUNS = ([(c, f, n, 0, False) for c, forms in TARGETS.items() for f, names
 QUICK_BUDGET, FULL_BUDGET = 100, 1500
 #: claims whose evaluations are Monte Carlo or slow (a second or more): smaller budgets (quick, full)
 SLOW_BUDGETS = {"lemmaC.1": (40, 300), "C.9": (20, 200), "prop5.10": (30, 200), "prop5.4-sine": (30, 200),
-                **{c: (40, 300) for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")}}
+                **{c: (40, 300) for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")}, **search_families.BUDGETS}
 #: bounds with an O(·) constant (C_var, C_bias, C_conv, C_h), read as 1
 O_FORMS = ("variance_printed", "variance_printed_corrected", "bias_printed", "bias_printed_corrected", "cor512_rhs",
            "hstar_paper")

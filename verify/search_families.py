@@ -495,6 +495,31 @@ def chain_instance(x: dict) -> dict:
                                                              "delta_critic")}, "h": int(x["h"])}
 
 
+def _chain_paths(p: LQR, f, s0, noise, h: int) -> dict:
+    """States, actions, dŝ_i/dθ, dâ_i/dθ (scalars, shape (N, h+1)) of π rolled out under ``f``
+    (as ``chains_c7_c24.paths``, for any LQR); exact pathwise derivatives
+    (``trainers.estimators.trajectory_jacobians``)."""
+    from trainers.estimators import trajectory_jacobians
+
+    ds, da = trajectory_jacobians(p.policy, f, s0, noise, h)
+    S, Act = p.rollout(s0, noise, f)
+    return {k: v.reshape(v.shape[0], v.shape[1]).T.numpy() for k, v in (("s", S), ("a", Act), ("ds", ds), ("da", da))}
+
+
+def _chain_params(p: LQR) -> dict:
+    """The bound parameters of ``chains_c7_c24.params`` for any LQR (L_Q̂ of its critic)."""
+    return instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=p.lipschitz(p.critic).L_Qhat, eps_f=p.eps_f())
+
+
+def _K(c: dict, steps: np.ndarray, corrected: bool) -> np.ndarray:
+    """K̂(i) of (C.13) (or K̂_c) at ``steps`` for the constants ``c`` (as ``chains_c7_c24``)."""
+    from bounds import variance as BV
+    from verify.appendix_c.chains_c7_c24 import _bound
+
+    return (_bound("K_hat_corrected", BV.K_hat_corrected, c, steps) if corrected
+            else _bound("K_hat", BV.K_hat, c, steps))
+
+
 def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
     """One line of the bias chain as ``verify.appendix_c.chains_c7_c24.bias_results`` writes it, on the
     instance's LQR: n model and true trajectories from the same s_0 ∼ ν and noise (coupled), exact
@@ -502,26 +527,16 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     of the sample (as there) except the left sides of (C.20), (C.21), whose right sides are constants
     (CLT intervals); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
     from bounds import bias as BB
-    from bounds import variance as BV
     from toy_mdps.lqr_exact import moments
-    from trainers.estimators import trajectory_jacobians
-    from verify.appendix_c.chains_c7_c24 import grad_q, grad_r
-    from verify.appendix_c.derivatives_c9_c13 import bound_at
+    from verify.appendix_c.chains_c7_c24 import _bound, grad_q, grad_r
 
     p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
-    lip = p.lipschitz(p.critic)
-    c = instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=lip.L_Qhat, eps_f=p.eps_f())
+    c = _chain_params(p)
     g = torch.Generator().manual_seed(seed)
     s0 = p.sample_nu(n, g)
     noise = p.sample_noise(h, n, g)
-    tr = {}
-    for key, f in (("hat", p.model), ("true", p.true_model)):
-        ds, da = trajectory_jacobians(p.policy, f, s0, noise, h)
-        S, Act = p.rollout(s0, noise, f)
-        tr[key] = {k: v.reshape(v.shape[0], v.shape[1]).T.numpy() for k, v in
-                   (("s", S), ("a", Act), ("ds", ds), ("da", da))}
-    hat, tru = tr["hat"], tr["true"]
+    hat, tru = (_chain_paths(p, f, s0, noise, h) for f in (p.model, p.true_model))
     dev_a, dev_s = np.abs(hat["da"] - tru["da"]).mean(0), np.abs(hat["ds"] - tru["ds"]).mean(0)
     rs_h, ra_h = grad_r(p, hat["s"], hat["a"])
     rs, ra = grad_r(p, tru["s"], tru["a"])
@@ -533,14 +548,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     eps_v = float((np.abs(Qs - qs) + np.abs(Qa - qa)).mean())
     steps = np.arange(h + 1, dtype=float)
     corrected = name.endswith("corrected")
-
-    class _C:  # ``bound_at`` reads the constants through ``consts()``
-        @staticmethod
-        def consts():
-            return {k: c[k] for k in ("L_f", "L_pi", "L_theta")}
-
-    K = (bound_at("K_hat_corrected", BV.K_hat_corrected, _C, steps) if corrected
-         else bound_at("K_hat", BV.K_hat, _C, steps))
+    K = _K(c, steps, corrected)
     dev, gh, ef = dev_s + dev_a, p.gamma ** h, c["eps_f"]
     claim, form = CHAIN_BOUNDS[name]
     where = {}
@@ -553,7 +561,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
         fa = {"C.20": (BB.c20, BB.c20_corrected), "C.21": (BB.c21, BB.c21_corrected)}[claim][corrected]
         key = "da" if claim == "C.20" else "ds"
         left, lo, hi = stats.mean_ci(np.abs(hat[key] - tru[key])[:, h], LEVEL)
-        right = bound_at(name, fa, _C, steps, eps_f=ef, e=c["e"])[h]
+        right = _bound(name, fa, c, steps, eps_f=ef)[h]
     elif claim == "C.22":
         rhs = 2 * c["L_r"] * K + c["L_r"] * dev
         i = int(np.argmax(r_term[:h] / rhs[:h]))
@@ -585,6 +593,89 @@ def evaluate_chain(claim: str, name: str, inst: dict) -> Evaluation:
 def reverify_chain(claim: str, name: str, inst: dict) -> dict:
     row, _ = chain_sides(inst, name, CHAIN_VERIFY_N, seed=91)
     return {"samples": CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci),
+            "level": LEVEL if row.ci[0] != row.ci[1] else "exact of the sample",
+            "bound": row.bound, "verdict": row.holds}
+
+
+# --- the variance chain (C.14)–(C.17) on the scalar LQR --------------------------------------------
+
+VAR_CHAIN_N, VAR_CHAIN_VERIFY_N = 1000, 20000
+#: bound name -> (claim, form, which K̂): the lines of ``chains_c7_c24.variance_results`` that can fail
+VAR_BOUNDS = {"c14": ("C.14", "printed", "K_hat"), "c14_corrected": ("C.14", "corrected", "K_hat_corrected"),
+              "c15": ("C.15", "printed", "K_hat"), "c15_corrected": ("C.15", "corrected", "K_hat_corrected"),
+              "c16": ("C.16", "printed", "K_hat"), "c16_corrected": ("C.16", "corrected", "K_hat_corrected"),
+              "c16_collapse": ("C.16-collapse", "printed", "K_hat"),
+              "c16_collapse_corrected": ("C.16-collapse", "corrected", "K_hat_corrected"),
+              "c16_explicit": ("C.16", "explicit", "measured"), "c17": ("C.17", "printed", None)}
+VAR_CLAIMS = ("C.14", "C.15", "C.16", "C.16-collapse", "C.17")
+
+
+def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
+    """One line of the variance chain as ``verify.appendix_c.chains_c7_c24.variance_results`` writes
+    it (the quantities of ``variance_terms``), on the instance's LQR with model Â = A + ε and critic
+    Q̂ perturbed by δ: n model trajectories from ζ, x̄ = the sampled maximiser of ‖g − E ĝ‖, sample
+    means exact of the sample (as there) except v of (C.16)'s first line (BCa interval,
+    ``stats.variance_ci``). (C.7), (C.8) and Jensen's step are truths of the sample (identities).
+    """
+    from verify.appendix_c.chains_c7_c24 import EXACT_SLACK, _collapse, grad_q, grad_r
+
+    p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
+    seed = 31 + h if seed is None else seed  # chains_c7_c24's draws
+    c = _chain_params(p)
+    gen = torch.Generator().manual_seed(seed)
+    s0 = p.sample_zeta(n, gen)
+    t = _chain_paths(p, p.model, s0, p.sample_noise(h, n, gen), h)
+    rs, ra = grad_r(p, t["s"], t["a"])
+    qs, qa = grad_q(p.critic, t["s"][:, h], t["a"][:, h])
+    r_theta = rs * t["ds"] + ra * t["da"]
+    q_theta = qs * t["ds"][:, h] + qa * t["da"][:, h]
+    gam = p.gamma
+    g = (gam ** np.arange(h) * r_theta[:, :h]).sum(1) + gam ** h * q_theta
+    k = int(np.argmax(np.abs(g - g.mean())))
+    dev_s, dev_a = np.abs(t["ds"] - t["ds"][k]).mean(0), np.abs(t["da"] - t["da"][k]).mean(0)
+    r_term, q_term = np.abs(r_theta - r_theta[k]).mean(0), float(np.abs(q_theta - q_theta[k]).mean())
+    dev = dev_s + dev_a
+    claim, form, which = VAR_BOUNDS[name]
+    steps = np.arange(h + 1, dtype=float)
+    K = np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0) if which == "measured" else \
+        _K(c, steps, which == "K_hat_corrected") if which else None
+    ci, where = None, {}
+    if name in ("c14", "c14_corrected"):
+        left, right = q_term, c["L_Qhat"] * (dev[h] + 2 * K[h])
+    elif claim == "C.15":
+        rhs = c["L_r"] * dev + 2 * c["L_r"] * K
+        i = int(np.argmax(r_term[:h] / rhs[:h]))
+        left, right, where = r_term[i], rhs[i], {"i": i}
+    elif claim == "C.16-collapse":
+        left, right = _collapse(c, dev, K, gam, h)
+    elif claim == "C.16":
+        left, lo, hi, _ = stats.variance_ci(g, LEVEL)
+        right, ci = ((h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])) ** 2, (lo, hi)
+    else:  # (C.17): Lemma C.1's recursion with the measured inputs at i − 1, worst i of 1..h
+        rhs = (4 * c["L_f"] * c["L_pi"] * np.abs(t["da"]).max(0)[:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1]
+               + 2 * c["L_theta"])
+        i = int(np.argmax(dev_a[1:] / rhs)) + 1
+        left, right, where = dev_a[i], rhs[i - 1], {"i": i}
+    left, right = float(left), float(right) * (1 if ci else 1 + EXACT_SLACK)
+    row = CheckResult(claim[:4], form, {**inst, **where, "N": n, "sampled maximiser": k, "bound": name}, left,
+                      ci or (left, left), right, level=LEVEL,
+                      note=f"{n} model trajectories from ζ; x̄ = sampled maximiser of ‖g − E ĝ‖; "
+                           + ("BCa interval of v" if ci else "sample means exact of the sample (as chains_c7_c24)")
+                           + {"K_hat": "; K̂ of (C.13)", "K_hat_corrected": "; K̂_c",
+                              "measured": "; max_n ‖dx̂_i/dθ‖ (measured) for K̂", None: ""}[which])
+    hyp = {"certified domain": True, "L_f < 1": bool(c["L_f"] < 1), "L_pi < 1": bool(c["L_pi"] < 1),
+           "eps_f": _r(c["eps_f"]), "L_Qhat": _r(c["L_Qhat"]), "N = 1 (per-sample bound)": True}
+    return row, hyp
+
+
+def evaluate_variance(claim: str, name: str, inst: dict) -> Evaluation:
+    row, hyp = variance_sides(inst, name)
+    return Evaluation(row, ratio(row.measured, row.bound), hyp)
+
+
+def reverify_variance(claim: str, name: str, inst: dict) -> dict:
+    row, _ = variance_sides(inst, name, VAR_CHAIN_VERIFY_N, seed=93)
+    return {"samples": VAR_CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci),
             "level": LEVEL if row.ci[0] != row.ci[1] else "exact of the sample",
             "bound": row.bound, "verdict": row.holds}
 
@@ -650,9 +741,15 @@ TARGETS = {
     "cor5.12": {"printed": ("cor512_rhs",), "explicit": ("cor512_explicit",)},
     "prop5.10": {"printed": ("hstar_paper",), "corrected": ("hstar_interval_upper", "hstar_interval_lower")},
     "prop5.4-sine": dict(zip(("printed", "explicit", "corrected"), _V)),
+    **{c: {f: tuple(n for n, v in VAR_BOUNDS.items() if v[:2] == (c, f)) for f in ("printed", "corrected", "explicit")
+           if any(v[:2] == (c, f) for v in VAR_BOUNDS.values())} for c in VAR_CLAIMS},
     **{c: {f: tuple(n for n, cf in CHAIN_BOUNDS.items() if cf == (c, f)) for f in ("printed", "corrected")
            if any(cf == (c, f) for cf in CHAIN_BOUNDS.values())} for c in sorted({c for c, _ in CHAIN_BOUNDS.values()})},
 }
+
+#: (quick, full) evaluation budgets of the report and the tests for the claims added here, sized so that
+#: a report row takes about 10 s on the shared 2-core machine (``verify.search.SLOW_BUDGETS`` reads it)
+BUDGETS = {**{c: (20, 80) for c in ("C.14", "C.15", "C.16-collapse", "C.17")}, "C.16": (10, 30)}
 
 _SCALAR = Family(SCALAR_VARS, scalar_instance, evaluate_scalar, "h",
                  ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "h": 1},))
@@ -662,6 +759,8 @@ _OFFSET = Family(OFFSET_VARS, offset_instance, evaluate_convergence, "H",
 _PATH = Family(PATH_VARS, path_instance, evaluate_path, "i",
                ({"A": 0.6, "B": 0.69, "c": 0.0, "K": 0.95, "sigma": 0.1, "wiggle": 0.09, "s0_scale": 2.0,
                  "saturate": 0, "i": 40},), reverify_path)
+_CHAIN_SEEDS = ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "eps_model": 0.1,
+                 "delta_critic": 0.5, "h": 1},)
 FAMILIES = {
     "lemmaC.1": _PATH,
     # (C.9) is one chain-rule step: i ≤ 10 shows any failure (autograd's partials cost grows with i)
@@ -669,9 +768,12 @@ FAMILIES = {
                                seeds=({**_PATH.seeds[0], "i": 10},)),
     "lemmaC.2": _SCALAR, "lemmaC.3": _SCALAR,
     "prop5.2": _OFFSET, "cor5.12": _OFFSET,
-    **{c: Family(CHAIN_VARS, chain_instance, evaluate_chain, "h",
-                 ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "eps_model": 0.1,
-                   "delta_critic": 0.5, "h": 1},), reverify_chain) for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")},
+    **{c: Family(CHAIN_VARS, chain_instance, evaluate_chain, "h", _CHAIN_SEEDS, reverify_chain)
+       for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")},
+    # the variance chain's own instances have exact model and critic; the search adds both errors
+    **{c: Family(CHAIN_VARS, chain_instance, evaluate_variance, "h",
+                 ({**_CHAIN_SEEDS[0], "eps_model": 0.0, "delta_critic": 0.0, "h": 3},), reverify_variance)
+       for c in VAR_CLAIMS},
     "prop5.10": Family(HSTAR_VARS, hstar_instance, evaluate_hstar, None,
                        ({"A": 0.5, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9,
                          "eps_f": 0.1, "delta_v": 1.0, "N": 16},)),
