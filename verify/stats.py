@@ -9,6 +9,9 @@ comes from generators seeded by the caller, so a check gives the same verdict on
   given (0, ∞), so the verdict is inconclusive until more samples are taken.
 - ``norm_of_mean_ci``: ‖target − E g‖, Bonferroni confidence box for E g (conservative).
 - ``log_variance_slope_ci``: the growth rate of v over h (BCa, closed-form jackknife).
+- ``paired_variances`` and ``variances_ci``: any function of many variances measured on jointly iid
+  rows (ratios of arms, differences of rates; BCa, closed-form jackknife, tail check), for
+  per-sample gradients too wide for ``scipy.stats.bootstrap``'s column-wise resampling.
 - ``bootstrap_ci``: any other statistic of rows (BCa, ``scipy.stats.bootstrap``).
 - ``holm``: the family-wise level of the violated verdicts of one claim (Holm's step-down).
 Statistics that are argmins are not bootstrapped (the bootstrap of an argmin is inconsistent);
@@ -96,13 +99,19 @@ def variance_ci(g: np.ndarray, level: float = LEVEL, seed: int = 0,
         return v, 0.0, math.inf, t
     if v == 0:
         return 0.0, 0.0, 0.0, t
-    d2 = ((g - g.mean(0)) ** 2).sum(1)
-    jack = ((m - 1) * v - m / (m - 1) * d2) / (m - 2)
+    jack = _jackknife(g, v)
     res = stats.bootstrap(tuple(g.T), _trace_cov, paired=True, vectorized=True, confidence_level=level,
                           n_resamples=n_resamples, method="percentile", batch=max(1, 2_000_000 // m),
                           random_state=np.random.default_rng(seed))
     lo, hi = _bca(res.bootstrap_distribution, v, jack, level)
     return v, max(lo, 0.0), hi, t
+
+
+def _jackknife(g: np.ndarray, v: float) -> np.ndarray:
+    """The M leave-one-row-out values of the unbiased v̂ of the rows of ``g`` (M, P), in closed form:
+    leaving row m out turns (M − 1)v̂ into (M − 1)v̂ − M/(M − 1)·‖g_m − ḡ‖²."""
+    m = len(g)
+    return ((m - 1) * v - m / (m - 1) * ((g - g.mean(0)) ** 2).sum(1)) / (m - 2)
 
 
 def log_variance_slope_ci(h: Sequence[float], gs: Sequence[np.ndarray], level: float = LEVEL, seed: int = 0,
@@ -122,14 +131,64 @@ def log_variance_slope_ci(h: Sequence[float], gs: Sequence[np.ndarray], level: f
         return sum(wk * np.log(_trace_cov(*columns[a:b], axis=axis)) for wk, a, b in zip(w, edges[:-1], edges[1:]))
 
     v = np.array([_trace_cov(*g.T) for g in gs])
-    d2 = np.stack([((g - g.mean(0)) ** 2).sum(1) for g in gs])
-    jack = w @ np.log(((m - 1) * v[:, None] - m / (m - 1) * d2) / (m - 2))
+    jack = w @ np.log(np.stack([_jackknife(g, vk) for g, vk in zip(gs, v)]))
     point = float(w @ np.log(v))
     res = stats.bootstrap(cols, slope, paired=True, vectorized=True, confidence_level=level,
                           n_resamples=n_resamples, method="percentile", batch=max(1, 2_000_000 // m),
                           random_state=np.random.default_rng(seed))
     lo, hi = _bca(res.bootstrap_distribution, point, jack, level)
     return point, lo, hi
+
+
+def resample_indices(m: int, seed: int = 0, n_resamples: int = N_RESAMPLES) -> np.ndarray:
+    """Row indices (n_resamples, m) of the bootstrap resamples, drawn as ``scipy.stats.bootstrap``
+    draws them for paired data in one batch. Every sample of m rows resampled with the same indices
+    is paired with every other: rows measured on the same draws, or independent samples whose rows
+    are joined into iid joint rows."""
+    return np.random.default_rng(seed).integers(0, m, (n_resamples, m))
+
+
+@dataclass(frozen=True)
+class PairedVariance:
+    """v = E‖g − E g‖² from the rows of one g: the unbiased v̂, its bootstrap replicates over given
+    resamples, its M leave-one-out values, and the tail diagnostics of ``tail``."""
+
+    v: float
+    boot: np.ndarray
+    jack: np.ndarray
+    tail: Tail
+
+
+def paired_variances(g: np.ndarray, idx: np.ndarray, batch: int = 250) -> PairedVariance:
+    """``PairedVariance`` of the rows of ``g`` (M, P) over the resamples ``idx`` of ``resample_indices``.
+    A resample is its row counts c: v̂* = M/(M − 1)·(c·‖g_m − ḡ‖²/M − ‖c·(g − ḡ)/M‖²), one matrix
+    product per batch of resamples, so no (resamples × M × P) array is formed."""
+    g = np.asarray(g, dtype=float).reshape(len(g), -1)
+    m = len(g)
+    gc = g - g.mean(0)
+    d2 = (gc ** 2).sum(1)
+    v, t = float(d2.sum() / (m - 1)), tail(g)
+    if t.heavy:  # ``variances_ci`` gives no interval: skip the replicates
+        return PairedVariance(v, np.empty(0), np.empty(0), t)
+    boot = np.empty(len(idx))
+    for a in range(0, len(idx), batch):
+        b = idx[a:a + batch]
+        counts = np.bincount((b + m * np.arange(len(b))[:, None]).ravel(), minlength=len(b) * m).reshape(len(b), m)
+        boot[a:a + batch] = m / (m - 1) * (counts @ d2 / m - ((counts @ gc / m) ** 2).sum(1))
+    return PairedVariance(v, boot, _jackknife(g, v), t)
+
+
+def variances_ci(stat: Callable[[np.ndarray], np.ndarray], vs: Sequence[PairedVariance],
+                 level: float = LEVEL) -> tuple[float, float, float]:
+    """BCa interval of ``stat(v)``, v = (v_1, …, v_K) of ``vs`` (measured over the same resamples):
+    (point, low, high). ``stat`` maps an array (..., K) to (...). Where any of the K has a heavy tail
+    the interval is (−∞, ∞): no verdict rests on a few samples."""
+    point = float(stat(np.array([x.v for x in vs])))
+    if any(x.tail.heavy for x in vs):
+        return point, -math.inf, math.inf
+    boot = stat(np.stack([x.boot for x in vs], -1))
+    jack = stat(np.stack([x.jack for x in vs], -1))
+    return (point, *_bca(boot, point, jack, level))
 
 
 def _bca(boot: np.ndarray, point: float, jack: np.ndarray, level: float) -> tuple[float, float]:
