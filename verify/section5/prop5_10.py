@@ -27,7 +27,8 @@ violated when A lies outside; the row is the deciding side, ``registry.worst``):
   0..20 of (C.28) built from the bounds (C.16), (C.24) at the instance's constants;
 - corrected: argmin in [min(h1, h2), max(h1, h2)] of (C.37), (C.38); at the argmin of the corrected g;
 - Remark 5.11: the argmin at the largest ε_v/ε_f exceeds the argmin at the smallest (both sets at
-  level 1 − (1 − LEVEL)/2, so the comparison holds at LEVEL).
+  level 1 − (1 − LEVEL)/2, so the comparison holds at LEVEL); its "h* is positive" is an identity of
+  the formula (W > 0), one row per rung of form "identity".
 
 Structural controls (``structural_controls``, on the rows that hold): each change of
 ``verify.mutations`` applied to g of (C.28) (explicit and corrected: the changed integer argmin over
@@ -285,8 +286,21 @@ def growth_check(quick: bool, reverse: bool = False) -> CheckResult:
                             f"confidence sets {a_high} and {a_low}" + ("; control: rungs swapped" if reverse else ""))
 
 
+def positive_check(r: Rung) -> CheckResult:
+    """Remark 5.11, "h* is positive": both end points h1 (C.38) and h2 (C.37) of the corrected interval
+    are W(x)/(a log(1/γ)) with x > 0, so positive for γ ∈ (0, 1): an identity, evaluated at the rung."""
+    t = theory(r)
+    m = min(t["h1"], t["h2"])
+    return CheckResult("remark5.11.positive", "identity", _inst(r, "min(h1, h2) > 0", h1=round(t["h1"], 4),
+                                                                   h2=round(t["h2"], 4)),
+                       m, (m, m), 0.0, direction="ge", level=LEVEL,
+                       note="W > 0 on (0, ∞) and log(1/γ) > 0: cannot fail (the measured argmin is prop5.10's rows)")
+
+
 def results_all(quick: bool) -> list[CheckResult]:
-    return [c for ef, dv in config(quick).rungs for c in checks(ef, dv, quick)] + [growth_check(quick)]
+    rungs = config(quick).rungs
+    return ([c for ef, dv in rungs for c in checks(ef, dv, quick)] + [growth_check(quick)]
+            + [positive_check(rung(ef, dv, quick)) for ef, dv in rungs])
 
 
 @section("prop5.10", "Proposition 5.10 and Remark 5.11: the optimal expansion step h*", order=40)

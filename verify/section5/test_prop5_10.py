@@ -85,6 +85,13 @@ def test_remark511_best_h_grows_with_ratio():
     assert r.holds is True, r.describe()
 
 
+@pytest.mark.parametrize("k", range(len(prop5_10.config(QUICK).rungs)))
+def test_remark511_h_star_positive(k):
+    """Remark 5.11's "h* is positive", an identity of (C.37), (C.38): both end points > 0 on each rung."""
+    r = prop5_10.positive_check(prop5_10.rung(*prop5_10.config(QUICK).rungs[k], QUICK))
+    assert r.form == "identity" and r.holds is True and r.instance["h1"] > 0 and r.instance["h2"] > 0, r.describe()
+
+
 def test_remark511_negative_control():
     """The same check with the rungs swapped ("h* decreases with ε_v/ε_f", ``RATIO_INVERTED``) is caught."""
     r = prop5_10.growth_check(QUICK, reverse=True)
