@@ -36,9 +36,15 @@ then shrunk: each coordinate is rounded (0 first, then 1, 2 decimals) while the 
 keeps it is taken; the result is re-evaluated, and a counterexample is re-verified: Prop 5.4/5.8 on
 the LQR family by Monte Carlo of the shared estimator (``verify.measure``, 99%), the Monte Carlo
 families (Lemma C.1, the bias chain, the sine family) with fresh draws at a higher sample size.
-Not covered here: the variance chain (C.7)–(C.17), Lemma C.3's change of measure with κ and (C.25),
-the (C.28)–(C.39) steps one by one (Prop 5.10 is searched as a whole), Remark 5.11, the sine family
-for Prop 5.8 (its ∇J is a finite-difference estimate), and dimensions above 1 outside the LQR family.
+The variance chain ``C.14``–``C.17`` with the (C.16) collapse (``C.16-collapse``), Lemma C.3's change of
+measure with κ for the lemma's own φ (``lemmaC.3-kappa``) and the C.4 steps ``C.29``, ``C.39`` are
+families of ``verify.search_families`` too. Not searched: the lines that are algebraic truths ((C.7),
+(C.8), Jensen's step, (C.37), (C.38) solving their equations, the root of (C.29)–(C.30) inside the
+corrected (C.39), the Cauchy–Schwarz form of the change of measure, (C.25) with σ unnormalised and
+σ̄_1 the tail visitation), (C.25)'s other readings (false on every chain by total mass, E15), Remark
+5.11, the sine family for Prop 5.8 (the toy defines neither ε_v nor L_Q: ∇Q^π has no closed form
+there, so (5.3)'s ε_v term has no upper limit and a violation could not be certified), and dimensions
+above 1 outside the LQR family.
 """
 from __future__ import annotations
 

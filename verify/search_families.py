@@ -680,6 +680,118 @@ def reverify_variance(claim: str, name: str, inst: dict) -> dict:
             "bound": row.bound, "verdict": row.holds}
 
 
+# --- (C.29), (C.39): the minimisation of g(h) behind Prop 5.10 -------------------------------------
+
+C4_VARS = [Var("gamma", 0.05, 0.995), Var("log10_eps_f", -6.0, 0.0), Var("log10_eps_v", -3.0, 6.0),
+           Var("log2_N", 0, 12, True), Var("L_f", 0.05, 0.999), Var("L_pi", 0.05, 0.999),
+           Var("log10_eta", -4.0, -0.5)]
+#: bound name -> (claim, form, measured, interval end, direction); (C.37), (C.38) solve (C.31), (C.38)'s
+#: equation and the root of (C.29)–(C.30) lies in the corrected (C.39): algebraic truths, not searched
+C4_BOUNDS = {"c39_argmin_upper": ("C.39", "printed", "argmin", "upper", "le"),
+             "c39_argmin_lower": ("C.39", "printed", "argmin", "lower", "ge"),
+             "c39_root_upper": ("C.39", "printed", "root", "upper", "le"),
+             "c39_root_lower": ("C.39", "printed", "root", "lower", "ge"),
+             "c39_argmin_upper_corrected": ("C.39", "corrected", "argmin", "upper", "le"),
+             "c39_argmin_lower_corrected": ("C.39", "corrected", "argmin", "lower", "ge"),
+             "c29_upper": ("C.29", "printed", "ratio", 0.5, "ge"),  # root ≤ 2·argmin
+             "c29_lower": ("C.29", "printed", "ratio", 2.0, "le")}  # root ≥ argmin/2
+
+
+def c4_instance(x: dict) -> dict:
+    return {"family": "c4-g", "gamma": _r(x["gamma"]), "eps_f": float(f"{10 ** x['log10_eps_f']:.4g}"),
+            "eps_v": float(f"{10 ** x['log10_eps_v']:.4g}"), "N": 2 ** int(x["log2_N"]), "L_f": _r(x["L_f"]),
+            "L_pi": _r(x["L_pi"]), "eta": float(f"{10 ** x['log10_eta']:.4g}")}
+
+
+def evaluate_c4(claim: str, name: str, inst: dict) -> Evaluation:
+    """One line of C.4 as ``verify.appendix_c.hstar_c28_c39.c4_results`` writes it, at the instance's
+    (γ, ε_f, ε_v, N, L_f, L_π, η) and the other constants of ``bounds.symbols.DEFAULTS``: the argmin of
+    g of (C.28) on ``H_GRID`` (real h in [0, 200)), the root of (C.29)–(C.30) and the ends of (C.39)
+    (``bounds.hstar``). An argmin at the grid's end is only a lower limit of the true one (interval to ∞)."""
+    from bounds import hstar as HS
+    from verify.appendix_c.hstar_c28_c39 import H_GRID
+
+    p = {k: float(inst[k]) for k in ("gamma", "eps_f", "eps_v", "N", "L_f", "L_pi", "eta")}
+    g_log = HS.g_evaluator("explicit").log(**p, h=H_GRID)
+    if not np.isfinite(g_log).any():
+        raise Infeasible("g overflows on the whole grid")
+    k = int(np.nanargmin(g_log))
+    argmin, edge = float(H_GRID[k]), k == len(H_GRID) - 1
+    root = float(HS.h_star_derivative_root(**p))
+    if not math.isfinite(root):
+        raise Infeasible("(C.29)–(C.30) has no positive root")
+    claim_, form, what, end, direction = C4_BOUNDS[name]
+    ends = HS.h_star_interval_np(**p) if form == "corrected" else HS.h_star_interval_paper_np(**p)
+    lo_end, hi_end = (float(x) for x in ends)
+    if what == "ratio":  # (C.29) read as root / argmin within a factor 2 (hstar_c28_c39), as argmin / root (finite)
+        measured = argmin / root
+        ci, bound = ((measured, math.inf) if edge else (measured, measured)), end
+    else:
+        measured = argmin if what == "argmin" else root
+        ci = (measured, math.inf) if edge and what == "argmin" else (measured, measured)
+        bound = hi_end if end == "upper" else lo_end
+    line = f"{'argmin / root' if what == 'ratio' else what} {'≤' if direction == 'le' else '≥'} {end}"
+    row = CheckResult(claim_, form, {**inst, "line": line, "bound": name,
+                                     "argmin": argmin, "root": _r(root), "interval": [_r(lo_end), _r(hi_end)]},
+                      measured, ci, bound, direction=direction,
+                      note=f"g of (C.28) on h = 0..200 step 0.005 (argmin {argmin:.4g}{', at the grid end' if edge else ''}); "
+                           f"root of (C.29)–(C.30) {root:.4g}; (C.39) {form} [{lo_end:.4g}, {hi_end:.4g}]; exact")
+    rat = ratio(measured, bound) if direction == "le" else ratio(bound, measured)
+    hyp = {"L_f < 1": True, "L_pi < 1": True, "0 < eta < 1/L": True, "argmin inside the grid": not edge}
+    return Evaluation(row, rat, hyp)
+
+
+# --- Lemma C.3's change of measure with κ, on the Gaussian scalar LQR ------------------------------
+
+KAPPA_VARS = [Var("A", -1.0, 1.0), Var("B", -1.0, 1.0), Var("K", -1.5, 1.5), Var("sigma", 0.01, 1.0),
+              Var("w", 0.01, 1.0), Var("z", 0.05, 2.0), Var("gamma", 0.5, 0.905)]
+KAPPA_N, KAPPA_VERIFY_N = 5000, 200000
+
+
+def kappa_instance(x: dict) -> dict:
+    return {"family": "scalar-lqr-gaussian", **{k: _r(x[k]) for k in ("A", "B", "K", "sigma", "w", "z", "gamma")},
+            "h": 1}
+
+
+def kappa_step_row(inst: dict, n: int = KAPPA_N, seeds: tuple = (5, 6)) -> CheckResult:
+    """Lemma C.3's step E_ζ[φ] ≤ κ·E_ν[φ] for the lemma's own φ at h = 1 (exact model):
+    φ(ŝ_0) = 2R_a|K|·|z² − ŝ_0²|, as ``verify.appendix_c.lemmas_c2_c3.kappa_step_lqr`` (E_ζ φ exact,
+    E_ν φ and κ by Monte Carlo with ν drawn exactly and κ's Hoeffding upper limit, ``LQR.kappa``)
+    on any scalar LQR with Gaussian noise. γ ≤ 0.9 keeps ν's mixture (``LQR.nu_mixture``) short."""
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR
+
+    m = ScalarLQR(inst["A"], inst["B"], inst["K"], inst["sigma"], inst["w"], inst["z"], inst["gamma"])
+    if not m.gamma * (m.A + m.B * m.K0) ** 2 < 1 or m.K0 == 0:
+        raise Infeasible("γ(A + BK)² ≥ 1 (ν not finite) or K = 0 (φ = 0)")
+    lqr = m.lqr("gaussian")
+    s = lqr.sample_nu(n, torch.Generator().manual_seed(seeds[0])).numpy()[:, 0]
+    scale = 2 * m.Ra * abs(m.K0)
+    mean, lo, hi = stats.mean_ci(scale * np.abs(m.z ** 2 - s ** 2), LEVEL)
+    kap, kap_hi = lqr.kappa(n, seed=seeds[1], level=LEVEL)
+    lhs = scale * m.z ** 2 * 4 * math.exp(-0.5) / math.sqrt(2 * math.pi)  # E|1 − χ²_1| = 4 φ(1)
+    bound = kap * mean
+    return CheckResult("lemmaC.3", "printed", {**inst, "line": "E_ζ[φ] ≤ κ·E_ν[φ], φ of Lemma C.3 at h = 1",
+                                               "noise": "gaussian", "kappa": _r(kap), "N": n},
+                       lhs, widen((lhs, lhs), lhs, (kap * lo, kap_hi * hi), bound), bound, level=LEVEL,
+                       note=f"κ = {kap:.4g} (upper {kap_hi:.4g}), E_ν φ = {mean:.4g} [{lo:.4g}, {hi:.4g}] ({n} draws "
+                            f"of ν), E_ζ φ exact; stationary Var s / z² = "
+                            f"{m.W / (1 - (m.A + m.B * m.K0) ** 2) / m.z ** 2 if (m.A + m.B * m.K0) ** 2 < 1 else math.inf:.4g}")
+
+
+def evaluate_kappa(claim: str, name: str, inst: dict) -> Evaluation:
+    row = kappa_step_row(inst)
+    M = inst["A"] + inst["B"] * inst["K"]
+    hyp = {"A5.7 (kappa finite)": True, "gamma (A+BK)^2 < 1": True, "closed loop |A+BK| < 1": bool(abs(M) < 1),
+           "exact model and critic": True, "Gaussian noise (nu has a density)": True}
+    return Evaluation(row, ratio(row.measured, row.bound), hyp)
+
+
+def reverify_kappa(claim: str, name: str, inst: dict) -> dict:
+    row = kappa_step_row(inst, KAPPA_VERIFY_N, seeds=(15, 16))
+    return {"samples": KAPPA_VERIFY_N, "estimate": row.measured, "ci": list(row.ci), "level": LEVEL,
+            "bound": row.bound, "verdict": row.holds}
+
+
 # --- Prop 5.4 on the sine family ---------------------------------------------------------------------
 
 SINE_VARS = [Var("lam", -3.0, 3.0), Var("b", -1.0, 1.0), Var("c", 0.01, 1.0), Var("k", -1.5, 1.5),
@@ -736,11 +848,15 @@ TARGETS = {
     "lemmaC.1": {"printed": ("c1a_printed", "c1s_printed"), "corrected": ("c1a_corrected", "c1s_corrected")},
     "lemmaC.2": {"printed": ("c2_printed",), "identity": ("c2_identity",)},
     "lemmaC.3": {"printed": ("c3_printed",), "identity": ("c3_identity",)},
+    # the change of measure; its Cauchy–Schwarz form E_ζφ ≤ κ(E_νφ²)^{1/2} is a theorem, not searched
+    "lemmaC.3-kappa": {"printed": ("kappa_step",)},
     "C.9": {"printed": ("c9_printed",), "corrected": ("c9_corrected",)},
     "prop5.2": {"printed": ("prop52_rhs",), "corrected": ("prop52_rhs_corrected",)},
     "cor5.12": {"printed": ("cor512_rhs",), "explicit": ("cor512_explicit",)},
     "prop5.10": {"printed": ("hstar_paper",), "corrected": ("hstar_interval_upper", "hstar_interval_lower")},
     "prop5.4-sine": dict(zip(("printed", "explicit", "corrected"), _V)),
+    **{c: {f: tuple(n for n, v in C4_BOUNDS.items() if v[:2] == (c, f)) for f in ("printed", "corrected")
+           if any(v[:2] == (c, f) for v in C4_BOUNDS.values())} for c in ("C.29", "C.39")},
     **{c: {f: tuple(n for n, v in VAR_BOUNDS.items() if v[:2] == (c, f)) for f in ("printed", "corrected", "explicit")
            if any(v[:2] == (c, f) for v in VAR_BOUNDS.values())} for c in VAR_CLAIMS},
     **{c: {f: tuple(n for n, cf in CHAIN_BOUNDS.items() if cf == (c, f)) for f in ("printed", "corrected")
@@ -749,7 +865,10 @@ TARGETS = {
 
 #: (quick, full) evaluation budgets of the report and the tests for the claims added here, sized so that
 #: a report row takes about 10 s on the shared 2-core machine (``verify.search.SLOW_BUDGETS`` reads it)
-BUDGETS = {**{c: (20, 80) for c in ("C.14", "C.15", "C.16-collapse", "C.17")}, "C.16": (10, 30)}
+#: (one evaluation: 0.04–0.1 s on the variance chain, 0.3 s with (C.16)'s bootstrap or κ, 0.08 s on C.4;
+#: the collapse gets 200, the budget at which seed 0 finds its counterexample, ≈ 13 s)
+BUDGETS = {**{c: (20, 120) for c in ("C.14", "C.15", "C.17")}, "C.16-collapse": (20, 200), "C.16": (10, 30),
+           "C.29": (20, 80), "C.39": (20, 80), "lemmaC.3-kappa": (10, 25)}
 
 _SCALAR = Family(SCALAR_VARS, scalar_instance, evaluate_scalar, "h",
                  ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "h": 1},))
@@ -767,6 +886,9 @@ FAMILIES = {
     "C.9": dataclasses.replace(_PATH, vars=PATH_VARS[:-1] + [Var("i", 1, 10, True)],
                                seeds=({**_PATH.seeds[0], "i": 10},)),
     "lemmaC.2": _SCALAR, "lemmaC.3": _SCALAR,
+    "lemmaC.3-kappa": Family(KAPPA_VARS, kappa_instance, evaluate_kappa, None,
+                             ({"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9},),
+                             reverify_kappa),
     "prop5.2": _OFFSET, "cor5.12": _OFFSET,
     **{c: Family(CHAIN_VARS, chain_instance, evaluate_chain, "h", _CHAIN_SEEDS, reverify_chain)
        for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")},
@@ -774,6 +896,11 @@ FAMILIES = {
     **{c: Family(CHAIN_VARS, chain_instance, evaluate_variance, "h",
                  ({**_CHAIN_SEEDS[0], "eps_model": 0.0, "delta_critic": 0.0, "h": 3},), reverify_variance)
        for c in VAR_CLAIMS},
+    **{c: Family(C4_VARS, c4_instance, evaluate_c4, None,
+                 tuple({"gamma": s["gamma"], "log10_eps_f": math.log10(s["eps_f"]), "log10_eps_v": math.log10(s["eps_v"]),
+                        "log2_N": 8, "L_f": 0.9, "L_pi": 0.9, "log10_eta": -2.0}
+                       for s in ({"gamma": 0.5, "eps_f": 1e-3, "eps_v": 1e4}, {"gamma": 0.9, "eps_f": 1e-3, "eps_v": 1e2})))
+       for c in ("C.29", "C.39")},
     "prop5.10": Family(HSTAR_VARS, hstar_instance, evaluate_hstar, None,
                        ({"A": 0.5, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9,
                          "eps_f": 0.1, "delta_v": 1.0, "N": 16},)),

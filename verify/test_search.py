@@ -195,3 +195,96 @@ def test_cli_json_for_a_new_claim(capsys):
     assert {"claim", "form", "ratio", "instance", "verdict", "seed", "evaluations"} <= set(out)
     assert out["claim"] == "lemmaC.3" and out["form"] == "identity" and out["verdict"] is True
     assert S.main(["prop5.2", "--form", "explicit"]) == 2
+
+
+# --- the variance chain, Lemma C.3's change of measure and C.4 (issue 12 §2, the rest) --------------
+
+VAR_INST = {"family": "lqr-chain", "A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9,
+            "eps_model": 0.0, "delta_critic": 0.0, "h": 3}
+#: the (C.16) collapse with K̂_c fails: A = B = K = 0, so dâ_0/dθ = s_0 and dev_0 − dev_1 ≈ L_θ exceeds
+#: 2(K̂_c(1) − K̂_c(0)) = 2L_θ L_f (1 + L_π) when L_f, L_π are small
+COLLAPSE_CE = {**VAR_INST, "A": 0.0, "B": 0.0, "K": 0.0, "sigma": 0.01, "w": 0.01, "z": 1.0, "gamma": 0.5, "h": 1}
+#: Lemma C.3's change of measure fails for the lemma's own φ (h = 1): ν puts its mass near |s| = z
+KAPPA_CE = {"family": "scalar-lqr-gaussian", "A": 0.0, "B": 0.0, "K": 1.0, "sigma": 0.3, "w": 0.7, "z": 1.0,
+            "gamma": 0.8, "h": 1}
+
+
+def test_variance_sides_are_chains_c7_c24s_sample():
+    """Same problem, draws and maximiser as ``chains_c7_c24.variance_terms`` (quick, h = 3)."""
+    from bounds import variance as BV
+    from verify.appendix_c.chains_c7_c24 import _bound, _collapse, params, variance_terms
+
+    t, c = variance_terms("lqr-contracting", 3, True), params("lqr-contracting")
+    side = lambda name: F.variance_sides(VAR_INST, name, n=2000)[0]
+    assert side("c14").measured == pytest.approx(t["q_term"], rel=1e-12)
+    r17 = side("c17")
+    assert r17.measured == pytest.approx(t["dev_a"][r17.instance["i"]], rel=1e-12)
+    K = _bound("K_hat_corrected", BV.K_hat_corrected, c, np.arange(4.0))
+    row = side("c16_collapse_corrected")
+    assert (row.measured, row.bound) == pytest.approx(_collapse(c, t["dev_s"] + t["dev_a"], K, t["gamma"], 3), rel=1e-9)
+    v = side("c16")
+    assert v.measured == pytest.approx(float(np.var(t["g"], ddof=1)), rel=1e-9) and v.ci[0] < v.measured < v.ci[1]
+
+
+def test_kappa_step_row_is_lemmas_c2_c3s_step():
+    from verify.appendix_c.lemmas_c2_c3 import kappa_step_lqr
+
+    ref = kappa_step_lqr(True)
+    row = F.kappa_step_row({**F.kappa_instance(F.FAMILIES["lemmaC.3-kappa"].seeds[0])}, n=20000)
+    assert (row.measured, row.bound, *row.ci) == pytest.approx((ref.measured, ref.bound, *ref.ci), rel=1e-12)
+
+
+def test_c4_rows_are_hstar_c28_c39s():
+    from verify.appendix_c.hstar_c28_c39 import c4_quantities
+
+    q = c4_quantities("interior")
+    inst = F.c4_instance(F.FAMILIES["C.39"].seeds[0])
+    assert S.check_instance("C.39", "c39_argmin_upper", inst).row.measured == q["argmin"]
+    assert S.check_instance("C.39", "c39_root_upper", inst).row.measured == pytest.approx(q["root"], rel=1e-12)
+    assert S.check_instance("C.39", "c39_root_upper", inst).row.bound == pytest.approx(q["interval_paper"][1], rel=1e-12)
+    assert S.check_instance("C.39", "c39_argmin_lower_corrected", inst).row.bound == pytest.approx(q["interval"][0])
+    assert S.check_instance("C.29", "c29_upper", inst).row.measured == pytest.approx(q["argmin"] / q["root"])
+
+
+@pytest.mark.parametrize("claim,form,ratio,verdict", [
+    ("C.14", "printed", 0.06228902641905682, True), ("C.14", "corrected", 0.1390907515061286, True),
+    ("C.15", "printed", 0.12792428504919293, True), ("C.15", "corrected", 0.188678420081047, True),
+    ("C.17", "printed", 0.29816745874470507, True),
+    ("C.16-collapse", "printed", 0.878338618003278, True), ("C.16-collapse", "corrected", 0.9180851229752559, True),
+    ("C.16", "printed", 0.00018342998194453256, True), ("C.16", "corrected", 0.0007592423826525632, True),
+    ("C.16", "explicit", 0.15080700887579415, True),
+    ("C.29", "printed", math.inf, False), ("C.39", "printed", 0.9160884649658904, True),
+    ("C.39", "corrected", 0.7332846833907268, True), ("lemmaC.3-kappa", "printed", 1.0962644885955952, False)])
+def test_small_budget_search_is_pinned(claim, form, ratio, verdict):
+    """Budget 10 (the initial population and the shrink), seed 0: the worst ratio and its verdict."""
+    res = S.search(claim, form, budget=10, seed=0, verify_mc=False)
+    assert res.verdict is verdict and res.best.ratio == pytest.approx(ratio, rel=1e-6)
+
+
+def test_corrected_collapse_counterexample():
+    """(C.16)'s collapse with the corrected K̂_c fails (the printed K̂ grows fast enough); exact of the
+    sample, and again on 20,000 fresh trajectories."""
+    ev = S.check_instance("C.16-collapse", "c16_collapse_corrected", COLLAPSE_CE)
+    assert ev.row.holds is False and ev.ratio == pytest.approx(1.3218560176, rel=1e-6)
+    assert ev.hypotheses["L_f < 1"] and ev.hypotheses["L_pi < 1"] and ev.hypotheses["certified domain"]
+    assert S.check_instance("C.16-collapse", "c16_collapse", COLLAPSE_CE).row.holds is True
+    again = F.reverify_variance("C.16-collapse", "c16_collapse_corrected", COLLAPSE_CE)
+    assert again["verdict"] is False and again["estimate"] > 1.3 * again["bound"]
+
+
+def test_kappa_step_counterexample():
+    """Lemma C.3's change of measure E_ζφ ≤ κ E_νφ fails for the lemma's own φ at h = 1 (99%)."""
+    ev = S.check_instance("lemmaC.3-kappa", "kappa_step", KAPPA_CE)
+    assert ev.row.holds is False and ev.ratio == pytest.approx(1.1172397787, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_kappa_step_counterexample_reverifies():
+    again = F.reverify_kappa("lemmaC.3-kappa", "kappa_step", KAPPA_CE)
+    assert again["verdict"] is False and again["samples"] == F.KAPPA_VERIFY_N
+
+
+@pytest.mark.slow
+def test_report_budget_finds_the_corrected_collapse_counterexample():
+    res = S.search("C.16-collapse", "corrected", budget=S.report_budget("C.16-collapse", quick=False), seed=0)
+    assert res.verdict is False and res.mc["verdict"] is False
