@@ -30,6 +30,17 @@ runs the optimiser over any of them; this module imports nothing of it.
   lines as ``verify.appendix_c.chains_c7_c24`` writes them, on 1,000 coupled model/true trajectories
   from ν (sample means exact of the sample, as there; CLT intervals for the left sides of (C.20),
   (C.21), whose right sides are constants), b_t of (C.24) exact.
+- ``lqr-chain`` again (the variance chain (C.14)–(C.17) and the (C.16) collapse, ``C.16-collapse``):
+  the lines of ``verify.appendix_c.chains_c7_c24.variance_results`` that can fail, on 1,000 model
+  trajectories from ζ of the same perturbed LQR (the chain's own instances have ε = δ = 0), x̄ the
+  sampled maximiser; sample means exact of the sample, v of (C.16)'s first line with its BCa interval.
+  (C.7), (C.8) and Jensen's step are truths of the sample and are not searched.
+- ``scalar-lqr-gaussian`` (Lemma C.3's change of measure, ``lemmaC.3-kappa``): E_ζφ ≤ κ E_νφ for the
+  lemma's own φ at h = 1, as ``verify.appendix_c.lemmas_c2_c3.kappa_step_lqr`` (E_ζφ exact; E_νφ, κ Monte
+  Carlo, ν drawn exactly, κ's Hoeffding upper limit), A, B, K, σ, w, z, γ ≤ 0.9.
+- ``c4-g`` ((C.29), (C.39)): γ, ε_f, ε_v, N, L_f, L_π < 1, η of g(h) of (C.28) as
+  ``verify.appendix_c.hstar_c28_c39`` evaluates it (``bounds.hstar``): its argmin on the grid and the root
+  of (C.29)–(C.30) against both (C.39) intervals, and (C.29) read as root/argmin within a factor 2.
 - ``sine`` (Prop 5.4): ``toy_mdps.chaotic.SineMDP`` (λ, b, c, k, σ, z, γ, h, estimator), v_t(1) by
   Monte Carlo of the shared estimator with the BCa interval of ``verify.stats``.
 """
@@ -608,6 +619,11 @@ VAR_BOUNDS = {"c14": ("C.14", "printed", "K_hat"), "c14_corrected": ("C.14", "co
               "c16_collapse_corrected": ("C.16-collapse", "corrected", "K_hat_corrected"),
               "c16_explicit": ("C.16", "explicit", "measured"), "c17": ("C.17", "printed", None)}
 VAR_CLAIMS = ("C.14", "C.15", "C.16", "C.16-collapse", "C.17")
+VAR_LINES = {"C.14": "E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖ ≤ L_Q̂(dev_h + 2K̂(h))",
+             "C.15": "E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖ ≤ L_r dev_i + 2L_r K̂(i), worst i < h",
+             "C.16": "v ≤ ((h L_r + γ^h L_Q̂)(dev_h + 2K̂(h)))² (first line)",
+             "C.16-collapse": "Σ_{i<h} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2K̂(h))",
+             "C.17": "E‖dâ_i − dā_i‖ ≤ 4L_fL_π max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − dā_{i−1}‖ + 2L_θ, worst i ≤ h"}
 
 
 def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
@@ -637,10 +653,12 @@ def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[i
     dev = dev_s + dev_a
     claim, form, which = VAR_BOUNDS[name]
     steps = np.arange(h + 1, dtype=float)
-    K = np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0) if which == "measured" else \
-        _K(c, steps, which == "K_hat_corrected") if which else None
+    if which == "measured":  # the explicit form: max_n ‖dx̂_i/dθ‖ in place of K̂(i)
+        K = np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0)
+    elif which is not None:
+        K = _K(c, steps, which == "K_hat_corrected")
     ci, where = None, {}
-    if name in ("c14", "c14_corrected"):
+    if claim == "C.14":
         left, right = q_term, c["L_Qhat"] * (dev[h] + 2 * K[h])
     elif claim == "C.15":
         rhs = c["L_r"] * dev + 2 * c["L_r"] * K
@@ -657,7 +675,8 @@ def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[i
         i = int(np.argmax(dev_a[1:] / rhs)) + 1
         left, right, where = dev_a[i], rhs[i - 1], {"i": i}
     left, right = float(left), float(right) * (1 if ci else 1 + EXACT_SLACK)
-    row = CheckResult(claim[:4], form, {**inst, **where, "N": n, "sampled maximiser": k, "bound": name}, left,
+    row = CheckResult(claim[:4], form, {**inst, **where, "line": VAR_LINES[claim], "N": n, "sampled maximiser": k,
+                                        "bound": name}, left,
                       ci or (left, left), right, level=LEVEL,
                       note=f"{n} model trajectories from ζ; x̄ = sampled maximiser of ‖g − E ĝ‖; "
                            + ("BCa interval of v" if ci else "sample means exact of the sample (as chains_c7_c24)")
