@@ -288,3 +288,24 @@ def test_kappa_step_counterexample_reverifies():
 def test_report_budget_finds_the_corrected_collapse_counterexample():
     res = S.search("C.16-collapse", "corrected", budget=S.report_budget("C.16-collapse", quick=False), seed=0)
     assert res.verdict is False and res.mc["verdict"] is False
+
+
+def test_kappa_counterexample_against_quadrature():
+    """An independent evaluation of KAPPA_CE: κ² = ∫ζ²/ν by quadrature over ν's exact Gaussian mixture
+    (``LQR.nu_mixture``), E_ν|z² − s²| in closed form per component; E_ζφ > 1.1 κ E_νφ."""
+    from scipy import integrate
+    from scipy.stats import norm as N
+
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR
+
+    m = ScalarLQR(*(KAPPA_CE[k] for k in ("A", "B", "K", "sigma", "w", "z", "gamma")))
+    w, covs, _ = m.lqr("gaussian").nu_mixture()
+    sd, z = np.sqrt(covs[:, 0, 0]), m.z
+    nu = lambda s: float((w * N.pdf(s, scale=sd)).sum())
+    kappa = math.sqrt(integrate.quad(lambda s: N.pdf(s, scale=z) ** 2 / nu(s), -12 * z, 12 * z, limit=200)[0])
+    a = z / sd  # E|z² − v X²| = v E|a² − X²|, X ~ N(0, 1)
+    abs_dev = sd ** 2 * (a ** 2 - 1 + 4 * (a * N.pdf(a) + N.sf(a)) - 4 * a ** 2 * N.sf(a))
+    scale = 2 * abs(m.K0)
+    lhs = scale * z ** 2 * 4 * N.pdf(1.0)
+    assert lhs > 1.1 * kappa * scale * float(w @ abs_dev)
+    assert S.check_instance("lemmaC.3-kappa", "kappa_step", KAPPA_CE).row.measured == pytest.approx(lhs, rel=1e-12)
