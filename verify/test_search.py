@@ -309,3 +309,10 @@ def test_kappa_counterexample_against_quadrature():
     lhs = scale * z ** 2 * 4 * N.pdf(1.0)
     assert lhs > 1.1 * kappa * scale * float(w @ abs_dev)
     assert S.check_instance("lemmaC.3-kappa", "kappa_step", KAPPA_CE).row.measured == pytest.approx(lhs, rel=1e-12)
+
+
+def test_cli_checks_a_counterexample_of_a_new_family(capsys):
+    assert S.main(["C.16-collapse", "--form", "corrected", "--instance", json.dumps(COLLAPSE_CE), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] is False and out["form"] == "corrected" and out["hypotheses"]["L_f < 1"]
+    assert S.main(["C.39", "--form", "corrected", "--bound", "c39_root_upper"]) == 2
