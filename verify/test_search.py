@@ -75,10 +75,12 @@ def test_cli_json_and_bad_input(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("claim,form,bound,h_min,sub1", S.REPORT_RUNS)
 def test_full_budget_search(claim, form, bound, h_min, sub1):
-    """Every target at the report's budget: a result, with its counterexample re-verified."""
+    """Every target at the report's budget: a result, with its counterexample re-verified. The global
+    phase spends about three quarters of the budget; Powell's refinement may stop at convergence, and
+    where every instance scores ∞ (a bound of 0) differential evolution stops at once."""
     budget = S.report_budget(claim, quick=False)
     res = S.search(claim, form, bound, budget, seed=0, h_min=h_min, sub1=sub1)
-    assert res.evaluations >= budget * 0.9
+    assert res.evaluations >= budget * 0.6 or math.isinf(res.raw_ratio), (res.evaluations, res.raw_ratio)
     if res.verdict is False and res.mc is not None:
         assert res.mc["verdict"] is False
 
