@@ -51,8 +51,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
@@ -584,10 +587,27 @@ def report_row(res: Result) -> CheckResult:
                              f"{res.wall_s:.0f} s; hypotheses: {hyp}{mc}; reproduce: {res.command()}"))
 
 
+#: at most this many search processes (each holds its own torch, ~0.4 GB)
+MAX_WORKERS = 8
+
+
+def _report_search(run: tuple) -> CheckResult:
+    (c, f, n, hm, s1), quick = run
+    torch.set_num_threads(1)
+    return report_row(search(c, f, n, report_budget(c, quick), seed=0, verify_mc=not quick, h_min=hm, sub1=s1))
+
+
 @section("search", "Adversarial search: worst instance per claim and form (verify/search.py)", order=97)
 def search_results(quick: bool) -> list[CheckResult]:
-    return [report_row(search(c, f, n, report_budget(c, quick), seed=0, verify_mc=not quick, h_min=hm, sub1=s1))
-            for c, f, n, hm, s1 in REPORT_RUNS]
+    """One row per ``REPORT_RUNS`` entry, the searches spread over the available cores (each is seeded, so
+    the rows do not depend on the number of workers; spawned, not forked, as torch's thread pool is
+    not fork-safe)."""
+    runs = [(r, quick) for r in REPORT_RUNS]
+    workers = min(len(os.sched_getaffinity(0)), MAX_WORKERS, len(runs))
+    if workers < 2:
+        return [_report_search(r) for r in runs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_report_search, runs))
 
 
 if __name__ == "__main__":
