@@ -8,7 +8,8 @@ comes from generators seeded by the caller, so a check gives the same verdict on
   after a tail check: where a handful of samples carries the estimate (``tail``), no interval is
   given (0, ∞), so the verdict is inconclusive until more samples are taken.
 - ``norm_of_mean_ci``: ‖target − E g‖, Bonferroni confidence box for E g (conservative).
-- ``log_variance_slope_ci``: the growth rate of v over h (BCa, closed-form jackknife).
+- ``log_variance_slope_ci``: the growth rate of v over h (BCa, closed-form jackknife, tail check at
+  every h: where one v(h) has a heavy tail the interval is (−∞, ∞)).
 - ``paired_variances`` and ``variances_ci``: any function of many variances measured on jointly iid
   rows (ratios of arms, differences of rates; BCa, closed-form jackknife, tail check), for
   per-sample gradients too wide for ``scipy.stats.bootstrap``'s column-wise resampling.
@@ -119,10 +120,16 @@ def log_variance_slope_ci(h: Sequence[float], gs: Sequence[np.ndarray], level: f
     """Least-squares slope of log v(h) against ``h``, v(h) = E‖g_h − E g_h‖² from the rows of
     ``gs[k]`` (M, P_k) measured at ``h[k]``: (slope, low, high). The M rows of every h resample
     jointly (draws at different h are independent, so joint rows stay iid). BCa as ``variance_ci``,
-    with the same closed-form jackknife per h (O(M) instead of scipy's O(M²))."""
+    with the same closed-form jackknife per h (O(M) instead of scipy's O(M²)). Where any v(h) has a
+    heavy tail (``tail``) the interval is (−∞, ∞), as in ``variances_ci``: no slope rests on a few
+    samples."""
     h = np.asarray(h, dtype=float)
     w = (h - h.mean()) / ((h - h.mean()) ** 2).sum()
     gs = [np.asarray(g, dtype=float).reshape(len(g), -1) for g in gs]
+    v = np.array([_trace_cov(*g.T) for g in gs])
+    point = float(w @ np.log(v))
+    if any(tail(g).heavy for g in gs):
+        return point, -math.inf, math.inf
     m = len(gs[0])
     edges = np.cumsum([0] + [g.shape[1] for g in gs])
     cols = tuple(c for g in gs for c in g.T)
@@ -130,9 +137,7 @@ def log_variance_slope_ci(h: Sequence[float], gs: Sequence[np.ndarray], level: f
     def slope(*columns, axis=-1):
         return sum(wk * np.log(_trace_cov(*columns[a:b], axis=axis)) for wk, a, b in zip(w, edges[:-1], edges[1:]))
 
-    v = np.array([_trace_cov(*g.T) for g in gs])
     jack = w @ np.log(np.stack([_jackknife(g, vk) for g, vk in zip(gs, v)]))
-    point = float(w @ np.log(v))
     res = stats.bootstrap(cols, slope, paired=True, vectorized=True, confidence_level=level,
                           n_resamples=n_resamples, method="percentile", batch=max(1, 2_000_000 // m),
                           random_state=np.random.default_rng(seed))

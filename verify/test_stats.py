@@ -49,6 +49,20 @@ def test_log_variance_slope_ci_is_scipy_bca():
     assert math.isclose(hi, ref.confidence_interval.high, rel_tol=1e-9)
 
 
+def test_log_variance_slope_ci_open_on_a_heavy_tail():
+    """One h whose variance a single sample carries (a fifth of it): the slope keeps its point
+    estimate and has no interval (−∞, ∞); without that sample the interval is finite."""
+    rng = np.random.default_rng(1)
+    h = [2.0, 4.0, 7.0]
+    gs = [rng.standard_normal((4000, 1)) * np.exp(0.1 * hk) for hk in h]
+    assert all(math.isfinite(x) for x in stats.log_variance_slope_ci(h, gs, n_resamples=200))
+    gs[1][0] = 60.0
+    assert stats.tail(gs[1]).heavy and not stats.tail(gs[0]).heavy and not stats.tail(gs[2]).heavy
+    slope, lo, hi = stats.log_variance_slope_ci(h, gs, n_resamples=200)
+    assert (lo, hi) == (-math.inf, math.inf)
+    assert math.isclose(slope, stats.log_slope(h, [g.var(0, ddof=1).sum() for g in gs]), rel_tol=1e-9)
+
+
 def test_variances_ci_is_scipy_bca():
     """Count-matrix replicates with the closed-form jackknife give scipy.stats.bootstrap's BCa interval
     of a ratio of two paired variances, resampled in one batch with the same seed."""
