@@ -108,6 +108,13 @@ def ratio(measured: float, bound: float) -> float:
     return math.inf if measured > 0 else 0.0
 
 
+def reverified(row: CheckResult, samples: int, **more) -> dict:
+    """A re-verification's record: the row measured again on fresh draws of ``samples``."""
+    level = LEVEL if row.ci[0] != row.ci[1] else "exact of the sample"
+    return {"samples": samples, **more, "estimate": row.measured, "ci": list(row.ci), "level": level,
+            "bound": row.bound, "verdict": row.holds}
+
+
 def _r(x: float) -> float:
     return round(float(x), 6)
 
@@ -308,8 +315,7 @@ def reverify_convergence(claim: str, name: str, inst: dict, runs: int = 400, see
     bound = _convergence_bound(name, dataclasses.replace(r, delta=delta))
     row = CheckResult(exact.claim, exact.form, exact.instance, float(m.min()), (float(lo.min()), float(hi.min())),
                       bound)
-    return {"samples": runs, "estimate": row.measured, "ci": list(row.ci), "level": LEVEL, "bound": bound,
-            "delta": delta, "verdict": row.holds}
+    return reverified(row, runs, delta=delta)
 
 
 # --- Prop 5.10 on the scalar LQR -------------------------------------------------------------------
@@ -483,8 +489,7 @@ def reverify_path(claim: str, name: str, inst: dict) -> Optional[dict]:
     if name not in C1_NAMES:
         return None
     row = lemma_c1_row(inst, name, C1_VERIFY_N, C1_VERIFY_REFS, seed=101)
-    return {"samples": C1_VERIFY_N, "references": C1_VERIFY_REFS, "estimate": row.measured, "ci": list(row.ci),
-            "level": LEVEL, "bound": row.bound, "verdict": row.holds}
+    return reverified(row, C1_VERIFY_N, references=C1_VERIFY_REFS)
 
 
 # --- the bias chain (C.19)–(C.24) on the scalar LQR ----------------------------------------------
@@ -603,9 +608,7 @@ def evaluate_chain(claim: str, name: str, inst: dict) -> Evaluation:
 
 def reverify_chain(claim: str, name: str, inst: dict) -> dict:
     row, _ = chain_sides(inst, name, CHAIN_VERIFY_N, seed=91)
-    return {"samples": CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci),
-            "level": LEVEL if row.ci[0] != row.ci[1] else "exact of the sample",
-            "bound": row.bound, "verdict": row.holds}
+    return reverified(row, CHAIN_VERIFY_N)
 
 
 # --- the variance chain (C.14)–(C.17) on the scalar LQR --------------------------------------------
@@ -694,9 +697,7 @@ def evaluate_variance(claim: str, name: str, inst: dict) -> Evaluation:
 
 def reverify_variance(claim: str, name: str, inst: dict) -> dict:
     row, _ = variance_sides(inst, name, VAR_CHAIN_VERIFY_N, seed=93)
-    return {"samples": VAR_CHAIN_VERIFY_N, "estimate": row.measured, "ci": list(row.ci),
-            "level": LEVEL if row.ci[0] != row.ci[1] else "exact of the sample",
-            "bound": row.bound, "verdict": row.holds}
+    return reverified(row, VAR_CHAIN_VERIFY_N)
 
 
 # --- (C.29), (C.39): the minimisation of g(h) behind Prop 5.10 -------------------------------------
@@ -807,8 +808,7 @@ def evaluate_kappa(claim: str, name: str, inst: dict) -> Evaluation:
 
 def reverify_kappa(claim: str, name: str, inst: dict) -> dict:
     row = kappa_step_row(inst, KAPPA_VERIFY_N, seeds=(15, 16))
-    return {"samples": KAPPA_VERIFY_N, "estimate": row.measured, "ci": list(row.ci), "level": LEVEL,
-            "bound": row.bound, "verdict": row.holds}
+    return reverified(row, KAPPA_VERIFY_N)
 
 
 # --- Prop 5.4 on the sine family ---------------------------------------------------------------------
@@ -855,8 +855,7 @@ def evaluate_sine(claim: str, name: str, inst: dict) -> Evaluation:
 
 def reverify_sine(claim: str, name: str, inst: dict) -> dict:
     row, _ = sine_row(inst, name, SINE_VERIFY_N, seed=17)
-    return {"samples": SINE_VERIFY_N, "estimate": row.measured, "ci": list(row.ci), "level": LEVEL,
-            "bound": row.bound, "verdict": row.holds}
+    return reverified(row, SINE_VERIFY_N)
 
 
 # --- registry ------------------------------------------------------------------------------------
