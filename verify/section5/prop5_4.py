@@ -1,6 +1,6 @@
 """Proposition 5.4 (gradient variance, eq. 5.1) against measured v_t.
 
-Three kinds of check, each returning ``CheckResult``s:
+Four kinds of check, each returning ``CheckResult``s:
 
 - ``bound_checks``: v_t ≤ bound(h) for h in the sweep at N = 1, one row per (instance, estimator,
   form) holding the deciding h (``registry.worst``). Other batch sizes N are not separate checks:
