@@ -78,6 +78,12 @@ def tail(g: np.ndarray) -> Tail:
     return Tail(float(d2.max() / s), s ** 2 / float((d2 ** 2).sum()), float(len(d2) * (d2 ** 2).sum() / s ** 2))
 
 
+def tail_note(tails: dict) -> str:
+    """A row's note on the tail diagnostics of the variances it uses ({label: Tail}): the heavy ones."""
+    heavy = [f"{label}: {t.describe()}" for label, t in tails.items() if t.heavy]
+    return ("heavy tail, no interval (" + "; ".join(heavy) + ")") if heavy else "no heavy tail"
+
+
 def _trace_cov(*cols, axis=-1):
     """Unbiased trace of the covariance of paired columns (the statistic ``variance_ci`` bootstraps)."""
     return sum(np.var(c, axis=axis, ddof=1) for c in cols)

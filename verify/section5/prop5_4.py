@@ -44,7 +44,7 @@ from bounds.symbols import h as H_SYMBOL
 from verify import instances, measure
 from verify.mutations import changes
 from verify.registry import controls, figure, section, worst
-from verify.stats import LEVEL, Tail, holm_per_claim, log_slope, log_variance_slope_ci, tail
+from verify.stats import LEVEL, Tail, holm_per_claim, log_slope, log_variance_slope_ci, tail, tail_note
 from verify.verdict import CheckResult, Control
 
 #: bound name -> (form, sympy expression builder)
@@ -162,8 +162,7 @@ def _slope_ci(inst: str, estimator: str, quick: bool, window: tuple[int, ...]) -
 def _tails(inst: str, estimator: str, quick: bool, window: tuple[int, ...]) -> str:
     """The note on the tail diagnostics of the variances a slope uses: the heavy ones, by h."""
     c = curve(inst, estimator, quick)
-    heavy = [f"h = {h}: {c.tails[c.hs.index(h)].describe()}" for h in window if c.tails[c.hs.index(h)].heavy]
-    return ("heavy tail, no interval (" + "; ".join(heavy) + ")") if heavy else "no heavy tail"
+    return tail_note({f"h = {h}": c.tails[c.hs.index(h)] for h in window})
 
 
 def _slope_note(inst: str, estimator: str, quick: bool, window: tuple[int, ...]) -> str:

@@ -69,7 +69,7 @@ from trainers.networks import mlp
 from verify import instances
 from verify.registry import controls, figure, section
 from verify.section5 import prop5_4
-from verify.stats import LEVEL, holm_per_claim, paired_variances, resample_indices, variances_ci
+from verify.stats import LEVEL, holm_per_claim, paired_variances, resample_indices, tail_note, variances_ci
 from verify.verdict import CheckResult, Control
 
 INST = "sine-expanding"
@@ -329,10 +329,8 @@ def _rate(arms, window, quick: bool, sign=(1.0,)) -> tuple[float, float, float]:
 
 
 def _tails(quick: bool, arms, hs) -> str:
-    """The note on the tail diagnostics of the variances a row uses: the heavy ones, by name."""
-    heavy = [f"{arm} h = {h}: {curves(quick).paired[arm][h].tail.describe()}"
-             for arm in arms for h in hs if curves(quick).paired[arm][h].tail.heavy]
-    return ("heavy tail, no interval (" + "; ".join(heavy) + ")") if heavy else "no heavy tail"
+    """The note on the tail diagnostics of the variances a row uses (``stats.tail_note``)."""
+    return tail_note({f"{arm} h = {h}": curves(quick).paired[arm][h].tail for arm in arms for h in hs})
 
 
 def rate_check(faster: str, slower: str, window: tuple[int, ...], quick: bool) -> CheckResult:
