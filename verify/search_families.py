@@ -511,17 +511,6 @@ def chain_instance(x: dict) -> dict:
                                                              "delta_critic")}, "h": int(x["h"])}
 
 
-def _chain_paths(p: LQR, f, s0, noise, h: int) -> dict:
-    """States, actions, dŝ_i/dθ, dâ_i/dθ (scalars, shape (N, h+1)) of π rolled out under ``f``
-    (as ``chains_c7_c24.paths``, for any LQR); exact pathwise derivatives
-    (``trainers.estimators.trajectory_jacobians``)."""
-    from trainers.estimators import trajectory_jacobians
-
-    ds, da = trajectory_jacobians(p.policy, f, s0, noise, h)
-    S, Act = p.rollout(s0, noise, f)
-    return {k: v.reshape(v.shape[0], v.shape[1]).T.numpy() for k, v in (("s", S), ("a", Act), ("ds", ds), ("da", da))}
-
-
 def _chain_params(p: LQR) -> dict:
     """The bound parameters of ``chains_c7_c24.params`` for any LQR (L_Q̂ of its critic)."""
     return instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=p.lipschitz(p.critic).L_Qhat, eps_f=p.eps_f())
@@ -544,7 +533,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     (CLT intervals); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
     from bounds import bias as BB
     from toy_mdps.lqr_exact import moments
-    from verify.appendix_c.chains_c7_c24 import _bound, grad_q, grad_r
+    from verify.appendix_c.chains_c7_c24 import _bound, grad_q, grad_r, rollout_paths
 
     p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
@@ -552,7 +541,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     g = torch.Generator().manual_seed(seed)
     s0 = p.sample_nu(n, g)
     noise = p.sample_noise(h, n, g)
-    hat, tru = (_chain_paths(p, f, s0, noise, h) for f in (p.model, p.true_model))
+    hat, tru = (rollout_paths(p, f, s0, noise, h) for f in (p.model, p.true_model))
     dev_a, dev_s = np.abs(hat["da"] - tru["da"]).mean(0), np.abs(hat["ds"] - tru["ds"]).mean(0)
     rs_h, ra_h = grad_r(p, hat["s"], hat["a"])
     rs, ra = grad_r(p, tru["s"], tru["a"])
@@ -636,28 +625,21 @@ def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[i
     means exact of the sample (as there) except v of (C.16)'s first line (BCa interval,
     ``stats.variance_ci``). (C.7), (C.8) and Jensen's step are truths of the sample (identities).
     """
-    from verify.appendix_c.chains_c7_c24 import EXACT_SLACK, _collapse, grad_q, grad_r
+    from verify.appendix_c.chains_c7_c24 import EXACT_SLACK, _collapse, chain_terms, rollout_paths
 
     p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 31 + h if seed is None else seed  # chains_c7_c24's draws
     c = _chain_params(p)
     gen = torch.Generator().manual_seed(seed)
     s0 = p.sample_zeta(n, gen)
-    t = _chain_paths(p, p.model, s0, p.sample_noise(h, n, gen), h)
-    rs, ra = grad_r(p, t["s"], t["a"])
-    qs, qa = grad_q(p.critic, t["s"][:, h], t["a"][:, h])
-    r_theta = rs * t["ds"] + ra * t["da"]
-    q_theta = qs * t["ds"][:, h] + qa * t["da"][:, h]
-    gam = p.gamma
-    g = (gam ** np.arange(h) * r_theta[:, :h]).sum(1) + gam ** h * q_theta
-    k = int(np.argmax(np.abs(g - g.mean())))
-    dev_s, dev_a = np.abs(t["ds"] - t["ds"][k]).mean(0), np.abs(t["da"] - t["da"][k]).mean(0)
-    r_term, q_term = np.abs(r_theta - r_theta[k]).mean(0), float(np.abs(q_theta - q_theta[k]).mean())
-    dev = dev_s + dev_a
+    t = rollout_paths(p, p.model, s0, p.sample_noise(h, n, gen), h)
+    terms = chain_terms(p, t, h)
+    g, k, gam, dev_a, r_term, q_term = (terms[x] for x in ("g", "k", "gamma", "dev_a", "r_term", "q_term"))
+    dev = terms["dev_s"] + dev_a
     claim, form, which = VAR_BOUNDS[name]
     steps = np.arange(h + 1, dtype=float)
     if which == "measured":  # the explicit form: max_n ‖dx̂_i/dθ‖ in place of K̂(i)
-        K = np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0)
+        K = terms["x_norm"]
     elif which is not None:
         K = _K(c, steps, which == "K_hat_corrected")
     ci, where = None, {}
@@ -673,7 +655,7 @@ def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[i
         left, lo, hi, _ = stats.variance_ci(g, LEVEL)
         right, ci = ((h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])) ** 2, (lo, hi)
     else:  # (C.17): Lemma C.1's recursion with the measured inputs at i − 1, worst i of 1..h
-        rhs = (4 * c["L_f"] * c["L_pi"] * np.abs(t["da"]).max(0)[:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1]
+        rhs = (4 * c["L_f"] * c["L_pi"] * terms["a_norm"][:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1]
                + 2 * c["L_theta"])
         i = int(np.argmax(dev_a[1:] / rhs)) + 1
         left, right, where = dev_a[i], rhs[i - 1], {"i": i}

@@ -65,7 +65,12 @@ def paths(problem_key: tuple, horizon: int, n: int, seed: int, start: str, model
     g = torch.Generator().manual_seed(seed)
     s0 = p.sample_zeta(n, g) if start == "zeta" else p.sample_nu(n, g)
     noise = p.sample_noise(horizon, n, g)
-    f = p.model if model == "hat" else p.true_model
+    return rollout_paths(p, p.model if model == "hat" else p.true_model, s0, noise, horizon)
+
+
+def rollout_paths(p: LQR, f, s0, noise, horizon: int) -> dict:
+    """States, actions and exact pathwise derivatives (``trajectory_jacobians``) of π under ``f``
+    from ``s0`` with ``noise``, as arrays (N, H+1)."""
     ds, da = trajectory_jacobians(p.policy, f, s0, noise, horizon)
     S, Act = p.rollout(s0, noise, f)
     sq = lambda x: x.reshape(x.shape[0], x.shape[1]).T.numpy()  # (H+1, N, 1[, 1]) -> (N, H+1)
@@ -125,8 +130,11 @@ def variance_terms(name: str, h: int, quick: bool) -> dict:
     ``dev_s[i]``, ``dev_a[i]`` = E‖dŝ_i/dθ − ds̄_i/dθ‖, E‖dâ_i/dθ − dā_i/dθ‖ against the maximiser x̄;
     ``r_term[i]`` = E‖∇_θ r(x̂_i) − ∇_θ r(x̄_i)‖, ``q_term`` = E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖.
     """
-    p = problem(name)
-    t = paths((name, 0.0, 0.0), h, VAR_N[quick], 31 + h, "zeta", "hat")
+    return chain_terms(problem(name), paths((name, 0.0, 0.0), h, VAR_N[quick], 31 + h, "zeta", "hat"), h)
+
+
+def chain_terms(p: LQR, t: dict, h: int) -> dict:
+    """The quantities of ``variance_terms`` from the model paths ``t`` (``rollout_paths``) of ``p``."""
     rs, ra = grad_r(p, t["s"], t["a"])
     qs, qa = grad_q(p.critic, t["s"][:, h], t["a"][:, h])
     disc = p.gamma ** np.arange(h)
