@@ -533,7 +533,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     (CLT intervals); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
     from bounds import bias as BB
     from toy_mdps.lqr_exact import moments
-    from verify.appendix_c.chains_c7_c24 import _bound, grad_q, grad_r, rollout_paths
+    from verify.appendix_c.chains_c7_c24 import _bound, bias_chain_terms, rollout_paths
 
     p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
@@ -542,15 +542,8 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     s0 = p.sample_nu(n, g)
     noise = p.sample_noise(h, n, g)
     hat, tru = (rollout_paths(p, f, s0, noise, h) for f in (p.model, p.true_model))
-    dev_a, dev_s = np.abs(hat["da"] - tru["da"]).mean(0), np.abs(hat["ds"] - tru["ds"]).mean(0)
-    rs_h, ra_h = grad_r(p, hat["s"], hat["a"])
-    rs, ra = grad_r(p, tru["s"], tru["a"])
-    r_term = np.abs(rs_h * hat["ds"] + ra_h * hat["da"] - rs * tru["ds"] - ra * tru["da"]).mean(0)
-    Qs, Qa = (x[:, 0].numpy() for x in p.dQ(torch.as_tensor(tru["s"][:, h])[:, None],
-                                             torch.as_tensor(tru["a"][:, h])[:, None]))
-    qs, qa = grad_q(p.critic, hat["s"][:, h], hat["a"][:, h])
-    q_term = float(np.abs(Qs * tru["ds"][:, h] + Qa * tru["da"][:, h] - qs * hat["ds"][:, h] - qa * hat["da"][:, h]).mean())
-    eps_v = float((np.abs(Qs - qs) + np.abs(Qa - qa)).mean())
+    terms = bias_chain_terms(p, hat, tru, h)
+    dev_a, dev_s, r_term, q_term, eps_v = (terms[x] for x in ("dev_a", "dev_s", "r_term", "q_term", "eps_v"))
     steps = np.arange(h + 1, dtype=float)
     corrected = name.endswith("corrected")
     K = _K(c, steps, corrected)
@@ -558,7 +551,7 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     claim, form = CHAIN_BOUNDS[name]
     where = {}
     if claim == "C.19":
-        right = c["L_pi"] * (2 * c["L_f"] + ef) * np.abs(hat["da"]).max(0)[:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1] \
+        right = c["L_pi"] * (2 * c["L_f"] + ef) * terms["ahat_max"][:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1] \
             + 2 * c["L_theta"]
         i = int(np.argmax(dev_a[1:] / right)) + 1
         left, right, where = dev_a[i], right[i - 1], {"i": i}

@@ -220,10 +220,13 @@ def bias_terms(name: str, h: int, quick: bool, eps_model: float = EPS_MODEL, del
     ``dev_a_n``, ``dev_s_n``, for intervals); ``ahat_max[i]`` =
     max_n ‖dâ_{i,n}/dθ‖; ``r_term[i]`` = E‖dr(x̂_i)/dθ − dr(x_i)/dθ‖; ``q_term`` = E‖∇Q(x_h)dx_h −
     ∇Q̂(x̂_h)dx̂_h‖; ``eps_v`` = E[‖∂Q/∂s − ∂Q̂/∂ŝ‖ + ‖∂Q/∂a − ∂Q̂/∂â‖] at step h (coupled)."""
-    p = problem(name, eps_model, delta)
     key, n = (name, eps_model, delta), BIAS_N[quick]
-    hat = paths(key, h, n, 57 + h, "nu", "hat")
-    tru = paths(key, h, n, 57 + h, "nu", "true")
+    return bias_chain_terms(problem(name, eps_model, delta), paths(key, h, n, 57 + h, "nu", "hat"),
+                            paths(key, h, n, 57 + h, "nu", "true"), h)
+
+
+def bias_chain_terms(p: LQR, hat: dict, tru: dict, h: int) -> dict:
+    """The quantities of ``bias_terms`` from coupled model and true paths (``rollout_paths``) of ``p``."""
     rs_h, ra_h = grad_r(p, hat["s"], hat["a"])
     rs, ra = grad_r(p, tru["s"], tru["a"])
     r_term = np.abs(rs_h * hat["ds"] + ra_h * hat["da"] - rs * tru["ds"] - ra * tru["da"]).mean(0)
@@ -235,7 +238,7 @@ def bias_terms(name: str, h: int, quick: bool, eps_model: float = EPS_MODEL, del
     dev_a_n, dev_s_n = np.abs(hat["da"] - tru["da"]), np.abs(hat["ds"] - tru["ds"])
     return {"dev_a": dev_a_n.mean(0), "dev_s": dev_s_n.mean(0), "dev_a_n": dev_a_n, "dev_s_n": dev_s_n,
             "ahat_max": np.abs(hat["da"]).max(0), "x_norm": np.sqrt(hat["ds"] ** 2 + hat["da"] ** 2).max(0),
-            "r_term": r_term, "q_term": q_term, "eps_v": eps_v, "gamma": p.gamma, "n": n}
+            "r_term": r_term, "q_term": q_term, "eps_v": eps_v, "gamma": p.gamma, "n": len(hat["s"])}
 
 
 @lru_cache(maxsize=None)
