@@ -58,7 +58,6 @@ from scipy.stats import norm
 
 import bounds
 from bounds import convergence as BC
-from bounds import hstar
 from bounds.numeric import direct
 from toy_mdps.lqr import LQR
 from verify import instances, stats
@@ -350,38 +349,28 @@ def perturbed_lqr(inst: dict, eps_model: float, delta_critic: float) -> LQR:
 def evaluate_hstar(claim: str, name: str, inst: dict) -> Evaluation:
     """ĥ = argmin over h = 0..20 of g(h) of (C.28) from exact b_t(h), v_t(h) (prop5_10's η, L, δ)
     against the theory at the instance's constants, ε_v over its exact interval."""
-    from toy_mdps.lqr_exact import eps_v_interval, moments
     from verify.section5 import prop5_10 as P
 
     p = perturbed_lqr(inst, inst["eps_f"], inst["delta_v"])
     lip = instances.lipschitz(p)
     if not (lip["L_fhat"] < 1 and lip["L_pi"] < 1):
         raise Infeasible("Prop 5.10's hypothesis L_f, L_π < 1 fails")
-    mom = [moments(p, h, P.BETA, P.EST) for h in HSTAR_H]
-    b, v1 = np.array([x.bias for x in mom]), np.array([x.variance for x in mom])
-    g = P.C * (P.DELTA * b + P.ETA / 2 * v1 / inst["N"]) + b ** 2 + v1 / inst["N"]
-    h_best = int(np.argmin(g))
-    ev = np.mean([eps_v_interval(p, h) for h in HSTAR_H[1:]], axis=0)
-    par = lambda e_v: instances.bound_params(p, eps_f=p.eps_f(), eps_v=float(e_v), kappa=1 / math.sqrt(1 - p.gamma),
-                                             beta=P.BETA, N=float(inst["N"]), eta=P.ETA, delta=P.DELTA, L=P.L_SMOOTH)
+    h_best = int(np.argmin(P.exact_g(p, inst["N"])[2]))
+    ev = P.eps_v_range(p)
+    ts = [P.theory(p, e, inst["N"]) for e in ev]
     form, what, direction = HSTAR_BOUNDS[name]
     if name == "hstar_paper":
-        ends = [float(hstar.h_star_paper_np(**par(e))) for e in ev]
+        ends = [t["paper"] for t in ts]
     elif name == "hstar_interval_upper":
-        ends = [math.ceil(max(hstar.h_star_interval_np(**par(e)))) + 0.5 for e in ev]
+        ends = [P.integers_around(*t["interval"])[1] for t in ts]
     else:
-        ends = [math.floor(min(hstar.h_star_interval_np(**par(e)))) - 0.5 for e in ev]
-    lo, hi = min(ends), max(ends)
-    if direction == "le":  # violated only above the largest end, holds only below the smallest
-        bound, ci, rat = hi, widen((h_best, h_best), h_best, (lo, hi), hi), ratio(h_best, hi)
-    else:
-        bound, ci, rat = lo, (h_best - (hi - lo), h_best), ratio(lo, h_best)
-    row = CheckResult("prop5.10", form, {**inst, "compare": what, "eps_f_exact": _r(p.eps_f()),
-                                         "eps_v interval (mean over h)": [_r(e) for e in ev], "bound": name},
-                      h_best, ci, bound, direction=direction,
-                      note=(f"g(h) of (C.28) from exact b_t, v_t (h = 0..20), η = {P.ETA}, L = {P.L_SMOOTH}, "
-                            f"δ = {P.DELTA}; theory over the ε_v interval: [{lo:.4g}, {hi:.4g}]"
-                            + ("; O(·) constant read as 1" if name == "hstar_paper" else "")))
+        ends = [P.integers_around(*t["interval"])[0] for t in ts]
+    row = P.side_row("prop5.10", form, {**inst, "compare": what, "eps_f_exact": _r(p.eps_f()),
+                                        "eps_v interval (mean over h)": [_r(e) for e in ev], "bound": name},
+                     h_best, ends, direction,
+                     f"g(h) of (C.28) from exact b_t, v_t (h = 0..20), η = {P.ETA}, L = {P.L_SMOOTH}, δ = {P.DELTA}"
+                     + ("; O(·) constant read as 1" if name == "hstar_paper" else ""))
+    rat = ratio(h_best, max(ends)) if direction == "le" else ratio(min(ends), h_best)
     hyp = {"L_f < 1": True, "L_pi < 1": True, "L_f": _r(lip["L_fhat"]), "L_pi": _r(lip["L_pi"]),
            "argmin at the edge h = 20": h_best == HSTAR_H[-1]}
     return Evaluation(row, rat, hyp)

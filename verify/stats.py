@@ -16,7 +16,7 @@ comes from generators seeded by the caller, so a check gives the same verdict on
 - ``bootstrap_ci``: any other statistic of rows (BCa, ``scipy.stats.bootstrap``).
 - ``holm``: the family-wise level of the violated verdicts of one claim (Holm's step-down).
 Statistics that are argmins are not bootstrapped (the bootstrap of an argmin is inconsistent);
-compare the objective at two points with paired samples instead (``verify.section5.prop5_10``).
+where the objective is known exactly its argmin is exact (``verify.section5.prop5_10``).
 """
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ from trainers.config import Config
 from trainers.envs import make_env
 from trainers.instrument import ValueExpansion, gradient_gram, variance_from_gram
 from verify.stats import LEVEL, bootstrap_ci
-from verify.verdict import CheckResult, Violated, require
+from verify.verdict import CheckResult, require
 
 pytestmark = pytest.mark.mujoco
 

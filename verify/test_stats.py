@@ -10,7 +10,6 @@ from scipy import stats as sps
 
 from verify import stats
 from verify.appendix_c.smoothness_c1_c5 import OffsetToy
-from verify.section5 import prop5_10
 from verify.verdict import CheckResult
 
 REPS = 200
@@ -149,22 +148,3 @@ def test_coverage_norm_of_mean(level):
         _, lo, hi = stats.norm_of_mean_ci(g[:, None], np.array([TOY.grad(THETA)]), level)
         misses += not lo <= b <= hi
     assert _misses_ok(misses, level, conservative=True), misses
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("level", [0.9, 0.99])
-def test_coverage_paired_difference_of_g(level):
-    """prop5_10's paired delta-method interval for g(h) − g(h') of (C.28), here between truncations
-    H = 5 and H = 10 of the offset toy on common random numbers (the first 5 steps shared), against
-    g from the exact b and v."""
-    toys = (OffsetToy(H=5), OffsetToy(H=10))
-    grad = TOY.grad(THETA)
-    exact = [prop5_10.g_of(np.abs(grad - t.mean_ghat(THETA)), t.var_ghat()) for t in toys]
-    misses = 0
-    for rep in range(REPS):
-        x = np.stack([t.ghat(np.array([THETA]), 2000, np.random.default_rng(30_000 + rep))[0] for t in toys], 1)
-        _, _, g, infl = prop5_10.g_measured(x, grad)
-        _, lo, hi = stats.mean_ci(infl[:, 0] - infl[:, 1], level)
-        d, half = g[0] - g[1], (hi - lo) / 2
-        misses += not d - half <= exact[0] - exact[1] <= d + half
-    assert _misses_ok(misses, level), misses
