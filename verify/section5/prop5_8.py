@@ -18,8 +18,7 @@ Checks:
   mixture, ζ) gives the smallest bias, exact (closed form, exact model and critic), under both
   readings of the ν-samples (as printed, and × 1/(1 − γ), erratum E13's fix).
 
-Every row is exact, no Monte Carlo (``errors``, a Monte Carlo ε_v, is kept for the rungs of
-``verify.section5.prop5_10`` only). E ĝ of RP-DP and RP-DR, with the model error and the perturbed
+Every row is exact, no Monte Carlo. E ĝ of RP-DP and RP-DR, with the model error and the perturbed
 critic, is ``toy_mdps.lqr_exact.moments`` (``mean_gradient``); b_t = ‖∇J − E ĝ‖ and the shifts
 ‖E ĝ(ε) − E ĝ(0)‖ follow from it. h = ∞ is full BPTT as the paper means it, unrolled
 ``HORIZON_EXACT`` steps (γ^400 < 1e-18; at ε = 0, β = 0 the closed form gives b_t ≈ 6e-17), and
@@ -139,16 +138,6 @@ def exact_errors(eps_f: float, delta_v: float, h: float) -> tuple[float, tuple[f
     coupled reading, ŝ_h by f̂); (0, 0) at h = ∞: no critic."""
     p = problem(eps_f, delta_v)
     return p.eps_f(), ((0.0, 0.0) if math.isinf(h) else lqr_exact.eps_v_interval(p, int(h)))
-
-
-@lru_cache(maxsize=None)
-def errors(eps_f: float, delta_v: float, h: float) -> tuple[float, float]:
-    """(ε_f, ε_v) realised at step h, ε_v by Monte Carlo (coupled reading; 0 where δ_v = 0 or h = ∞).
-    Not used by this module's rows (``exact_errors``): the rung ε_v of ``verify.section5.prop5_10``."""
-    p = problem(eps_f, delta_v)
-    if math.isinf(h) or not delta_v:
-        return p.eps_f(), 0.0
-    return p.eps_f(), p.eps_v(p.critic, int(h), "coupled", n=20000, seed=0)[0]
 
 
 @lru_cache(maxsize=None)
