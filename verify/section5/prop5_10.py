@@ -350,10 +350,11 @@ def hstar_figure(quick: bool, out: Path) -> list[Path]:
         axes[1].fill_between(x, [t[0][key] for t in ts], [t[1][key] for t in ts], color=line.get_color(), alpha=0.2)
     axes[1].set_xscale("log")
     axes[1].set_yscale("symlog", linthresh=0.1)
+    axes[1].set_ylim(top=2 * max(r.h_best for r in rs) + 1)
     axes[1].set_xlabel("ε_v/ε_f")
     axes[1].set_ylabel("h*")
     axes[1].set_title("exact ĥ vs theoretical h*", fontsize=9)
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     path = out / "prop510_empirical_vs_theoretical_hstar.png"
     fig.savefig(path, dpi=110)
