@@ -2,6 +2,8 @@
 evaluation of a checkpoint."""
 import csv
 import dataclasses
+import os
+import signal
 import subprocess
 import sys
 
@@ -30,6 +32,27 @@ def test_resume_equals_uninterrupted(tmp_path, algo, h):
     straight, resumed = rows(tmp_path / "straight"), rows(tmp_path / "split")
     assert len(straight) == 6
     assert resumed == straight
+
+
+def test_sigterm_checkpoints_the_current_step_and_resume_continues_exactly(tmp_path, monkeypatch, capsys):
+    cfg = Config.tiny(algo="rp-dp", h=3, sn=True, steps=300, out=str(tmp_path / "straight"))
+    assert train(cfg) == 0
+    original = Agent.update
+
+    def interrupted(self, buffer, rng, step):
+        if step == 230:  # between checkpoints (every 100) and log rows (every 50)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, buffer, rng, step)
+
+    monkeypatch.setattr(Agent, "update", interrupted)
+    split = dataclasses.replace(cfg, out=str(tmp_path / "split"))
+    assert train(split) == 128 + signal.SIGTERM
+    assert "SIGTERM at step 230: checkpoint written" in capsys.readouterr().err
+    assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=False)["loop"]["step"] == 230
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    monkeypatch.setattr(Agent, "update", original)
+    assert main(["--resume", str(tmp_path / "split")]) == 0
+    assert rows(tmp_path / "split") == rows(tmp_path / "straight")
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):

@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import random
+import signal
 import sys
 import time
 from importlib import metadata
@@ -95,7 +96,8 @@ def measure(cfg: Config, agent: Agent, buffer: ReplayBuffer, out: Path, n: int, 
 
 def train(cfg: Config, resume: bool = False) -> int:
     """Run (or resume) training; returns the process exit status (0; 1 on a non-finite value; 2 when
-    the checkpoint does not fit the agent)."""
+    the checkpoint does not fit the agent; 128 + signal number after SIGTERM or SIGINT, which end the
+    current step and write a checkpoint there)."""
     cfg.validate()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -152,6 +154,17 @@ def train(cfg: Config, resume: bool = False) -> int:
     obs = loop["obs"]
     bar = tqdm(total=cfg.steps, initial=loop["step"], unit="step", dynamic_ncols=True, smoothing=0.05,
                desc=f"{cfg.algo} h={cfg.h}{' SN' if cfg.sn else ''}", disable=None)
+
+    def checkpoint(n: int) -> None:
+        loop.update(step=n, obs=obs, wall=time.perf_counter() - t0)
+        save_atomic({"config": cfg.to_dict(), "agent": agent.state_dict(), "buffer": buffer.state_dict(),
+                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                             "python": random.getstate()},
+                     "env": get_env_state(env), "loop": loop}, ckpt_path)
+
+    # a stop request (a session ending, Ctrl-C) is honoured between steps, after a checkpoint
+    stop: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _: stop.append(signum)) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         for n in range(loop["step"] + 1, cfg.steps + 1):  # n = environment steps taken after this one
             # --- act and store --------------------------------------------------------------
@@ -198,18 +211,20 @@ def train(cfg: Config, resume: bool = False) -> int:
                             writer.add_scalar(k, v, n)
                 loop["acc"], loop["acc_n"] = {}, 0
                 bar.set_postfix(ret=f"{loop['last_return']:.1f}", eval=f"{loop['eval'][0]:.1f}")
-            if n % cfg.checkpoint_every == 0 or n == cfg.steps:
-                loop.update(step=n, obs=obs, wall=time.perf_counter() - t0)
-                save_atomic({"config": cfg.to_dict(), "agent": agent.state_dict(), "buffer": buffer.state_dict(),
-                             "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                                     "python": random.getstate()},
-                             "env": get_env_state(env), "loop": loop}, ckpt_path)
+            if n % cfg.checkpoint_every == 0 or n == cfg.steps or stop:
+                checkpoint(n)
             bar.update(1)
+            if stop:
+                print(f"{signal.Signals(stop[0]).name} at step {n}: checkpoint written; "
+                      f"continue with --resume {out}", file=sys.stderr)
+                return 128 + stop[0]
     except NonFinite as e:
         kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
         print(f"error: {e}; run stopped, {kept}", file=sys.stderr)
         return 1
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         bar.close()
         metrics_file.close()
         if writer is not None:
