@@ -155,13 +155,6 @@ def train(cfg: Config, resume: bool = False) -> int:
     bar = tqdm(total=cfg.steps, initial=loop["step"], unit="step", dynamic_ncols=True, smoothing=0.05,
                desc=f"{cfg.algo} h={cfg.h}{' SN' if cfg.sn else ''}", disable=None)
 
-    def checkpoint(n: int) -> None:
-        loop.update(step=n, obs=obs, wall=time.perf_counter() - t0)
-        save_atomic({"config": cfg.to_dict(), "agent": agent.state_dict(), "buffer": buffer.state_dict(),
-                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                             "python": random.getstate()},
-                     "env": get_env_state(env), "loop": loop}, ckpt_path)
-
     # a stop request (a session ending, Ctrl-C) is honoured between steps, after a checkpoint
     stop: list[int] = []
     previous = {s: signal.signal(s, lambda signum, _: stop.append(signum)) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -212,7 +205,11 @@ def train(cfg: Config, resume: bool = False) -> int:
                 loop["acc"], loop["acc_n"] = {}, 0
                 bar.set_postfix(ret=f"{loop['last_return']:.1f}", eval=f"{loop['eval'][0]:.1f}")
             if n % cfg.checkpoint_every == 0 or n == cfg.steps or stop:
-                checkpoint(n)
+                loop.update(step=n, obs=obs, wall=time.perf_counter() - t0)
+                save_atomic({"config": cfg.to_dict(), "agent": agent.state_dict(), "buffer": buffer.state_dict(),
+                             "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                                     "python": random.getstate()},
+                             "env": get_env_state(env), "loop": loop}, ckpt_path)
             bar.update(1)
             if stop:
                 print(f"{signal.Signals(stop[0]).name} at step {n}: checkpoint written; "
