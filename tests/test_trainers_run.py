@@ -55,6 +55,21 @@ def test_sigterm_checkpoints_the_current_step_and_resume_continues_exactly(tmp_p
     assert rows(tmp_path / "split") == rows(tmp_path / "straight")
 
 
+def test_sigterm_during_the_last_step_completes_the_run(tmp_path, monkeypatch, capsys):
+    original = Agent.update
+
+    def interrupted(self, buffer, rng, step):
+        if step == 300:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, buffer, rng, step)
+
+    monkeypatch.setattr(Agent, "update", interrupted)
+    cfg = Config.tiny(steps=300, out=str(tmp_path / "run"))
+    assert train(cfg) == 0
+    assert "SIGTERM" not in capsys.readouterr().err
+    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["loop"]["step"] == 300
+
+
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     original = Agent.update
 

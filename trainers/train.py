@@ -97,7 +97,7 @@ def measure(cfg: Config, agent: Agent, buffer: ReplayBuffer, out: Path, n: int, 
 def train(cfg: Config, resume: bool = False) -> int:
     """Run (or resume) training; returns the process exit status (0; 1 on a non-finite value; 2 when
     the checkpoint does not fit the agent; 128 + signal number after SIGTERM or SIGINT, which end the
-    current step and write a checkpoint there)."""
+    current step and write a checkpoint there, unless that step was the last)."""
     cfg.validate()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -211,7 +211,7 @@ def train(cfg: Config, resume: bool = False) -> int:
                                      "python": random.getstate()},
                              "env": get_env_state(env), "loop": loop}, ckpt_path)
             bar.update(1)
-            if stop:
+            if stop and n < cfg.steps:  # at the last step the run is complete: exit 0
                 print(f"{signal.Signals(stop[0]).name} at step {n}: checkpoint written; "
                       f"continue with --resume {out}", file=sys.stderr)
                 return 128 + stop[0]
