@@ -204,6 +204,9 @@ def train(cfg: Config, resume: bool = False) -> int:
                             writer.add_scalar(k, v, n)
                 loop["acc"], loop["acc_n"] = {}, 0
                 bar.set_postfix(ret=f"{loop['last_return']:.1f}", eval=f"{loop['eval'][0]:.1f}")
+                if bar.disable:  # no terminal (nohup, a queue): a line per log row instead of the bar
+                    print(f"step {n}/{cfg.steps}: return {loop['last_return']:.1f}, eval {loop['eval'][0]:.1f}, "
+                          f"{row['wall_time'] / 60:.1f} min", file=sys.stderr, flush=True)
             if n % cfg.checkpoint_every == 0 or n == cfg.steps or stop:
                 loop.update(step=n, obs=obs, wall=time.perf_counter() - t0)
                 save_atomic({"config": cfg.to_dict(), "agent": agent.state_dict(), "buffer": buffer.state_dict(),
