@@ -95,6 +95,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys)
     (["--algo", "ppo"], "invalid choice"),
     (["--env", "Ant-v5"], "invalid choice"),
     (["--h", "-1"], "h must be >= 0"),
+    (["--init-alpha", "0"], "init_alpha must be > 0"),
     (["--steps", "0"], "steps must be > 0"),
     (["--algo", "ddpg", "--h", "3"], "h = 0"),
     (["--seed", "-1"], "seed must lie in"),

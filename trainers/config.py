@@ -98,7 +98,8 @@ class Config:
             raise ValueError(f"unknown termination {self.termination!r}; choose from {', '.join(TERMINATIONS)}")
         if self.model_loss not in MODEL_LOSSES:
             raise ValueError(f"unknown model_loss {self.model_loss!r}; choose from {', '.join(MODEL_LOSSES)}")
-        for name in ("log_every", "eval_every", "checkpoint_every", "batch_size", "threads", "eval_episodes"):
+        for name in ("log_every", "eval_every", "checkpoint_every", "batch_size", "threads", "eval_episodes",
+                     "init_alpha"):  # α enters as log α
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("grad_var_every", "landscape_every", "theory_every"):
