@@ -95,6 +95,6 @@ def test_rp_dr_noise_retraces_real_trajectories():
     for i in range(3):
         a, _ = agent.policy(s, noise.varsigma[i])
         s = model(s, a, noise.xi[i])
-    states, _, _ = buffer.sample_windows(cfg.batch_size, 4, np.random.default_rng(0), recent=cfg.dr_recent)
+    states, _, _, _ = buffer.sample_windows(cfg.batch_size, 4, np.random.default_rng(0), recent=cfg.dr_recent)
     assert torch.equal(s0, states[0])
     assert torch.allclose(s, states[3], atol=1e-3)

@@ -7,6 +7,7 @@ expansion (4.1) — with the noise that defines the estimator:
   ς, ξ ~ N(0, I), an h-step imagined unroll through f̂ with the critic tail, learned temperature α.
 - RP-DR (4.5), on-policy SVG(h): real h-step trajectories from the latest steps, the noise inferred
   from them (4.3)–(4.4), so the unroll retraces the real path while θ-derivatives flow through f̂, π.
+  ``dr_noise = "acting"`` takes ς as inferred when each action was taken, not at the current θ.
 - RP(0) (Section 3.1): h = 0, the stochastic policy and the twin critic: E ∇_θ Q̂(s, π_θ(s, ς)).
 - DDPG: h = 0 with a deterministic policy and a target actor.
 
@@ -144,6 +145,13 @@ class Agent:
             a = (a + self.cfg.ddpg_noise * torch.randn_like(a)).clamp(-1.0, 1.0)
         return a.numpy().astype(np.float64)
 
+    def acting_noise(self, obs: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """ς with π_θ(obs, ς) = action at the current θ (RP-DR's ``dr_noise = "acting"`` stores it)."""
+        with self.acting():
+            vs = self.policy.infer_varsigma(torch.as_tensor(obs, dtype=torch.float32)[None],
+                                            torch.as_tensor(action, dtype=torch.float32)[None])
+        return vs[0].numpy()
+
     def update(self, buffer: ReplayBuffer, rng: np.random.Generator, step: int) -> dict[str, Tensor]:
         self.step = step
         self.sync_obs_norm(buffer)
@@ -170,7 +178,7 @@ class Agent:
         self.sync_obs_norm(buffer)
         with parametrize.cached():  # one SN power iteration per update, not one per unroll step
             if cfg.model_loss == "h-step":
-                states, actions, _ = buffer.sample_windows(cfg.batch_size, cfg.h, rng)
+                states, actions, _, _ = buffer.sample_windows(cfg.batch_size, cfg.h, rng)
                 dyn, nll = M.h_step_loss(model, states, actions)
             else:
                 b = buffer.sample(cfg.batch_size, rng)
@@ -212,10 +220,11 @@ class Agent:
         model = self.model if h > 0 else None
         reward = model.reward if model is not None else None
         if cfg.algo == "rp-dr":
-            states, actions, _ = buffer.sample_windows(n, h + 1, rng, recent=cfg.dr_recent)
+            states, actions, _, acting = buffer.sample_windows(n, h + 1, rng, recent=cfg.dr_recent)
             states = states[:h + 1]
             infer_xi = model.infer_xi if model is not None else (lambda s, a, s_next: s_next)
-            noise = estimators.infer_dr_noise(self.policy.infer_varsigma, infer_xi, states, actions)
+            noise = estimators.infer_dr_noise(self.policy.infer_varsigma, infer_xi, states, actions,
+                                              acting if cfg.dr_noise == "acting" else None)
             return model, reward, states[0], noise
         varsigma = (torch.zeros if self.deterministic else torch.randn)(h + 1, n, self.act_dim)
         xi = (torch.randn if cfg.model_noise else torch.zeros)(h, n, self.obs_dim)  # ξ = 0: deterministic f̂

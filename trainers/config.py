@@ -15,6 +15,7 @@ ENVS = ("Hopper-v5", "Walker2d-v5")
 MODEL_LOSSES = ("h-step", "mse", "dde")
 SN_POLICY = ("hidden", "all")
 TERMINATIONS = ("learned", "rule", "none")
+DR_NOISE = ("inferred", "acting")
 # official learn_temp per env (config/env/mbpo_*.yaml): target entropy from init to final as
 # (1 - step/max_steps) ** decay, max_steps the official num_train_steps
 ENTROPY_SCHEDULE = {"Hopper-v5": (0.0, -2.0, 1 / 32, 500_000), "Walker2d-v5": (-2.0, -8.0, 1 / 16, 1_000_000)}
@@ -65,6 +66,7 @@ class Config:
     dde_weight: float = 1.0  # weight of the directional-derivative error (Li et al. 2021)
     dde_neighbours: int = 5  # k nearest neighbours, searched within the sampled batch
     dr_recent: int = 1000  # rp-dr: windows are drawn from the last dr_recent steps (on-policy SVG)
+    dr_noise: str = "inferred"  # rp-dr's ς: inferred at the current θ (4.5, â = a) or "acting": inferred when the step was taken (docs/trainers.md)
     ddpg_noise: float = 0.1  # DDPG Gaussian exploration std (TD3 paper's setting)
 
     # --- logging, evaluation, checkpoints ------------------------------------------------------
@@ -96,6 +98,10 @@ class Config:
             raise ValueError(f"unknown sn_policy {self.sn_policy!r}; choose from {', '.join(SN_POLICY)}")
         if self.termination not in TERMINATIONS:
             raise ValueError(f"unknown termination {self.termination!r}; choose from {', '.join(TERMINATIONS)}")
+        if self.dr_noise not in DR_NOISE:
+            raise ValueError(f"unknown dr_noise {self.dr_noise!r}; choose from {', '.join(DR_NOISE)}")
+        if self.dr_noise != "inferred" and self.algo != "rp-dr":
+            raise ValueError(f"dr_noise is RP-DR's; {self.algo} draws fresh noise")
         if self.model_loss not in MODEL_LOSSES:
             raise ValueError(f"unknown model_loss {self.model_loss!r}; choose from {', '.join(MODEL_LOSSES)}")
         for name in ("log_every", "eval_every", "checkpoint_every", "batch_size", "threads", "eval_episodes",

@@ -83,16 +83,20 @@ def rp_objective(policy, model, reward, critic, s0, noise, h, gamma, alpha=0.0, 
     return mve_value(policy, model, reward, critic, s0, noise, h, gamma, alpha, terminal, done_prob).mean()
 
 
-def infer_dr_noise(infer_varsigma: Callable, infer_xi: Callable, states: Tensor, actions: Tensor) -> Noise:
+def infer_dr_noise(infer_varsigma: Callable, infer_xi: Callable, states: Tensor, actions: Tensor,
+                   varsigma: Optional[Tensor] = None) -> Noise:
     """Noise of eqs. (4.3)–(4.5) (RP-DR) inferred from real trajectories.
 
     ``states`` has shape (H + 1, N, d_s) and ``actions`` (H + 1, N, d_a) (real s_i, a_i).
     ``infer_varsigma(s, a)`` returns ς with π(s, ς) = a, ``infer_xi(s, a, s_next)`` returns ξ with
     f̂(s, a, ξ) = s_next. The noise is detached: with it, the forward pass of ``mve_value`` from
     ``states[0]`` reproduces the real trajectory, while the θ-derivatives flow through f̂ and π.
+    A given ``varsigma`` (H + 1, N, d_a), e.g. the noise recorded when acting, replaces the inferred
+    ς; the unroll then reproduces the trajectory only as far as π has not changed since.
     """
     with torch.no_grad():
-        varsigma = infer_varsigma(states, actions)
+        if varsigma is None:
+            varsigma = infer_varsigma(states, actions)
         xi = infer_xi(states[:-1], actions[:-1], states[1:])
     return Noise(varsigma.detach(), xi.detach())
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from trainers import instrument, theory
 from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
-from trainers.config import ALGOS, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
+from trainers.config import ALGOS, DR_NOISE, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
 from trainers.envs import evaluate_policy, get_env_state, make_env, set_env_state
 
 COLUMNS = ["step", "episodes", "episode_return", "eval_return", "eval_std", "model_loss", "reward_loss",
@@ -169,7 +169,8 @@ def train(cfg: Config, resume: bool = False) -> int:
             loop["ep_return"] += r
             loop["ep_len"] += 1
             done = terminated or loop["ep_len"] >= max_episode_steps
-            buffer.add(obs, action, r, next_obs, terminated, done)
+            varsigma = agent.acting_noise(obs, action) if cfg.dr_noise == "acting" else 0.0
+            buffer.add(obs, action, r, next_obs, terminated, done, varsigma)
             obs = next_obs
             if done:
                 loop["last_return"], loop["episodes"] = loop["ep_return"], loop["episodes"] + 1
@@ -242,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m trainers.train", description=__doc__.split("\n")[0])
     p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/NAME from its checkpoint")
     choices = {"algo": ALGOS, "env": ENVS, "model_loss": MODEL_LOSSES, "sn_policy": SN_POLICY,
-               "termination": TERMINATIONS}
+               "termination": TERMINATIONS, "dr_noise": DR_NOISE}
     for f in dataclasses.fields(Config):
         flag = "--" + f.name.replace("_", "-")
         default = f.default
