@@ -2,7 +2,7 @@
 ``python -m trainers.figures runs/sweep [more roots or runs] --out figures/``.
 
 A run is any directory holding ``metrics.csv`` and ``config.json`` (``trainers.train``); runs are
-grouped by (env, algo, h, sn, model learner) and averaged over seeds. Gradient variance comes from
+grouped by (env, algo, h, sn, model learner, RP-DR variant) and averaged over seeds. Gradient variance comes from
 ``gradvar.csv`` and landscapes from ``landscapes/*.npz`` (``trainers.instrument``).
 
 - fig1_algorithms.png: returns of every algorithm without SN (Fig 1);
@@ -38,8 +38,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from trainers.config import Config  # noqa: E402
+
 MODEL_BASED = ("rp-dp", "rp-dr")
 DEFAULT_LEARNER = "h-step"  # trainers.config.Config.model_loss
+DR_FIELDS = ("dr_noise", "dr_recent")  # RP-DR settings that tell its runs apart
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Run:
     seed: int
     model_loss: str
     metrics: dict[str, np.ndarray]
+    variant: str = ""  # RP-DR's settings away from the defaults, e.g. "dr_recent=10"
     gradvar: dict[str, np.ndarray] = field(default_factory=dict)
     landscapes: list[Path] = field(default_factory=list)
     theory: dict[str, np.ndarray] = field(default_factory=dict)
@@ -59,7 +63,7 @@ class Run:
 
     @property
     def key(self) -> tuple:
-        return (self.env, self.algo, self.h, self.sn, self.model_loss)
+        return (self.env, self.algo, self.h, self.sn, self.model_loss, self.variant)
 
 
 def _read_csv(path: Path) -> dict[str, np.ndarray]:
@@ -80,6 +84,10 @@ def load_run(path: Path) -> Run:
     if (path / "theory.csv").exists():
         run.theory = _read_csv(path / "theory.csv")
     run.eval_every = cfg.get("eval_every")
+    if run.algo == "rp-dr":
+        defaults = Config()
+        cfg.setdefault("dr_noise", "inferred")  # runs from before the option inferred ς at the current θ
+        run.variant = ", ".join(f"{k}={cfg[k]}" for k in DR_FIELDS if k in cfg and cfg[k] != getattr(defaults, k))
     return run
 
 
@@ -141,10 +149,11 @@ def plot_band(ax, band, label: str, n: int, **kw) -> None:
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
 
 
-def _label(key: tuple, parts=("algo", "h", "sn", "loss")) -> str:
-    env, algo, h, sn, loss = key
-    bits = {"algo": algo, "h": f"h={h}", "sn": "SN" if sn else "vanilla", "loss": loss}
-    return " ".join(bits[p] for p in parts)
+def _label(key: tuple, parts=("algo", "h", "sn", "loss", "variant")) -> str:
+    env, algo, h, sn, loss, variant = key
+    bits = {"algo": algo, "h": f"h={h}", "sn": "SN" if sn else "vanilla", "loss": loss,
+            "variant": f"({variant})" if variant else ""}
+    return " ".join(b for b in (bits[p] for p in parts) if b)
 
 
 def _panels(n: int, title: str):
@@ -192,7 +201,7 @@ def landscape_figure(groups: dict[tuple, list[Run]], path: Path, written: list[P
     one row without and one with SN."""
     cells = {}
     for key, rs in groups.items():
-        env, algo, h, sn, _ = key
+        env, algo, h, sn, _, _ = key
         with_l = [r for r in rs if r.landscapes]
         if algo == "rp-dp" and with_l:
             cells[(env, sn, h)] = min(with_l, key=lambda r: r.seed).landscapes[-1]
@@ -290,8 +299,8 @@ def summary(groups: dict[tuple, list[Run]]) -> list[dict]:
     for key, rs in groups.items():
         last = [returns(r)[1][-1] for r in rs if len(returns(r)[1])]
         steps = [int(r.metrics["step"][-1]) for r in rs if len(r.metrics.get("step", []))]
-        env, algo, h, sn, loss = key
-        out.append({"env": env, "algo": algo, "h": h, "sn": sn, "model_loss": loss, "seeds": sorted(r.seed for r in rs),
+        env, algo, h, sn, loss, variant = key
+        out.append({"env": env, "algo": algo, "h": h, "sn": sn, "model_loss": loss, "variant": variant, "seeds": sorted(r.seed for r in rs),
                     "steps_min": min(steps, default=0), "steps_max": max(steps, default=0),
                     "final_return_mean": float(np.mean(last)) if last else None,
                     "final_return_std": float(np.std(last, ddof=1)) if len(last) > 1 else None})
@@ -311,24 +320,24 @@ def make_figures(roots: list[Path], out: Path) -> list[Path]:
     def sel(pred):
         return [(k, rs) for k, rs in groups.items() if pred(*k)]
 
-    fig1 = {env: [(_label(k, ("algo", "h")), rs) for k, rs in sel(lambda e, a, h, sn, l: e == env and not sn
+    fig1 = {env: [(_label(k, ("algo", "h", "variant")), rs) for k, rs in sel(lambda e, a, h, sn, l, v: e == env and not sn
                                                                    and l == DEFAULT_LEARNER)] for env in envs}
     skipped.append(curve_figure(fig1, returns, False, "return", "Algorithms, no SN (Fig 1)",
                                 out / "fig1_algorithms.png", written))
-    fig2 = {env: [(f"h={k[2]}", rs) for k, rs in sel(lambda e, a, h, sn, l: e == env and a == "rp-dp" and not sn)]
+    fig2 = {env: [(f"h={k[2]}", rs) for k, rs in sel(lambda e, a, h, sn, l, v: e == env and a == "rp-dp" and not sn)]
             for env in envs}
     skipped.append(curve_figure(fig2, gradvar_curve, True, "tr Cov(ĝ_n)", "Gradient variance of vanilla RP-DP (Fig 2)",
                                 out / "fig2_gradvar.png", written))
     skipped.append(landscape_figure(groups, out / "fig3_landscapes.png", written))
-    pairs = sorted({(e, a, h) for e, a, h, sn, l in groups if a in MODEL_BASED and h > 0 and l == DEFAULT_LEARNER})
-    fig45 = {f"{e} {a} h={h}": [(_label(k, ("sn",)), rs) for k, rs in sel(
-        lambda e2, a2, h2, sn, l: (e2, a2, h2) == (e, a, h) and l == DEFAULT_LEARNER)] for e, a, h in pairs}
+    pairs = sorted({(e, a, h, v) for e, a, h, sn, l, v in groups if a in MODEL_BASED and h > 0 and l == DEFAULT_LEARNER})
+    fig45 = {" ".join(filter(None, (e, a, f"h={h}", v))): [(_label(k, ("sn",)), rs) for k, rs in sel(
+        lambda e2, a2, h2, sn, l, v2: (e2, a2, h2, v2) == (e, a, h, v) and l == DEFAULT_LEARNER)] for e, a, h, v in pairs}
     skipped.append(curve_figure(fig45, returns, False, "return", "With and without SN (Fig 4)",
                                 out / "fig4_sn_returns.png", written))
     skipped.append(curve_figure(fig45, gradvar_curve, True, "tr Cov(ĝ_n)", "Gradient variance with and without SN (Fig 5)",
                                 out / "fig5_sn_gradvar.png", written))
-    learners = {e for e, a, h, sn, l in groups if a == "rp-dp" and l != DEFAULT_LEARNER}
-    fig6 = {env: [(_label(k, ("loss", "h", "sn")), rs) for k, rs in sel(lambda e, a, h, sn, l: e == env and a == "rp-dp")]
+    learners = {e for e, a, h, sn, l, v in groups if a == "rp-dp" and l != DEFAULT_LEARNER}
+    fig6 = {env: [(_label(k, ("loss", "h", "sn")), rs) for k, rs in sel(lambda e, a, h, sn, l, v: e == env and a == "rp-dp")]
             for env in learners}
     skipped.append(curve_figure(fig6, returns, False, "return", "Model learners (Fig 6)",
                                 out / "fig6_model_learners.png", written) if fig6
