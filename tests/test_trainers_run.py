@@ -96,7 +96,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys)
     (["--env", "Ant-v5"], "invalid choice"),
     (["--h", "-1"], "h must be >= 0"),
     (["--init-alpha", "0"], "init_alpha must be > 0"),
-    (["--algo", "rp-dp", "--dr-noise", "acting"], "dr_noise is RP-DR's"),
+    (["--algo", "rp-dp", "--dr-noise", "inferred"], "dr_noise is RP-DR's"),
     (["--algo", "rp-dr", "--dr-noise", "sampled"], "invalid choice"),
     (["--steps", "0"], "steps must be > 0"),
     (["--algo", "ddpg", "--h", "3"], "h = 0"),

@@ -86,8 +86,9 @@ def test_policy_objective_is_the_shared_estimator(monkeypatch, algo, h):
 
 
 def test_rp_dr_noise_retraces_real_trajectories():
-    # (4.3)-(4.5): with the inferred noise, π and f̂ reproduce the recorded actions and states
-    cfg = Config.tiny(algo="rp-dr", h=3)
+    # (4.3)-(4.5): with the noise inferred at the current θ, π and f̂ reproduce the recorded actions
+    # and states (tests/test_trainers_rpdr.py: the noise stored when acting does so on-policy)
+    cfg = Config.tiny(algo="rp-dr", h=3, dr_noise="inferred")
     agent, buffer, _ = filled(cfg)
     placeholder = torch.zeros(cfg.batch_size, agent.obs_dim)  # RP-DR draws its own start states
     model, _, s0, noise = agent.estimator_inputs(buffer, placeholder, np.random.default_rng(0), h=3)

@@ -66,7 +66,7 @@ class Config:
     dde_weight: float = 1.0  # weight of the directional-derivative error (Li et al. 2021)
     dde_neighbours: int = 5  # k nearest neighbours, searched within the sampled batch
     dr_recent: int = 1000  # rp-dr: windows are drawn from the last dr_recent steps (on-policy SVG)
-    dr_noise: str = "inferred"  # rp-dr's ς: inferred at the current θ (4.5, â = a) or "acting": inferred when the step was taken (docs/trainers.md)
+    dr_noise: str = "acting"  # rp-dr's ς: inferred when the step was taken, or at the current θ ("inferred": 4.5 read literally, diverges on Hopper; docs/trainers.md)
     ddpg_noise: float = 0.1  # DDPG Gaussian exploration std (TD3 paper's setting)
 
     # --- logging, evaluation, checkpoints ------------------------------------------------------
@@ -100,7 +100,7 @@ class Config:
             raise ValueError(f"unknown termination {self.termination!r}; choose from {', '.join(TERMINATIONS)}")
         if self.dr_noise not in DR_NOISE:
             raise ValueError(f"unknown dr_noise {self.dr_noise!r}; choose from {', '.join(DR_NOISE)}")
-        if self.dr_noise != "inferred" and self.algo != "rp-dr":
+        if self.dr_noise != "acting" and self.algo != "rp-dr":
             raise ValueError(f"dr_noise is RP-DR's; {self.algo} draws fresh noise")
         if self.model_loss not in MODEL_LOSSES:
             raise ValueError(f"unknown model_loss {self.model_loss!r}; choose from {', '.join(MODEL_LOSSES)}")

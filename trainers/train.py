@@ -169,7 +169,7 @@ def train(cfg: Config, resume: bool = False) -> int:
             loop["ep_return"] += r
             loop["ep_len"] += 1
             done = terminated or loop["ep_len"] >= max_episode_steps
-            varsigma = agent.acting_noise(obs, action) if cfg.dr_noise == "acting" else 0.0
+            varsigma = agent.acting_noise(obs, action) if cfg.algo == "rp-dr" and cfg.dr_noise == "acting" else 0.0
             buffer.add(obs, action, r, next_obs, terminated, done, varsigma)
             obs = next_obs
             if done:
