@@ -236,7 +236,7 @@ class Agent:
         logps: list[Tensor] = []
         # log π(â_0|ŝ_0) of the rollout's first step, at fresh noise from a buffer state, is a draw
         # of the quantity α's update needs: reuse it instead of a second policy pass (not for
-        # RP-DR, whose first action is the recorded one)
+        # RP-DR, whose first ς comes from the data)
         reuse = not self.deterministic and cfg.algo != "rp-dr"
         hook = self.policy.register_forward_hook(lambda m, i, o: logps.append(o[1]) if not logps else None) \
             if reuse else None
