@@ -34,6 +34,21 @@ def test_resume_equals_uninterrupted(tmp_path, algo, h):
     assert resumed == straight
 
 
+def test_resume_may_change_the_checkpoint_cadence_and_nothing_it_computes(tmp_path, monkeypatch, capsys):
+    cfg = Config.tiny(algo="rp-dp", h=3, sn=True, steps=300, out=str(tmp_path / "straight"))
+    assert train(cfg) == 0
+    split = dataclasses.replace(cfg, steps=150, out=str(tmp_path / "split"))
+    assert train(split) == 0
+    assert main(["--resume", split.out, "--steps", "300", "--h", "5"]) == 2
+    assert "only --steps and --checkpoint-every may change on resume, got --h" in capsys.readouterr().err
+    saved = []
+    original = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, path: (saved.append(obj["loop"]["step"]), original(obj, path)))
+    assert main(["--resume", split.out, "--steps", "300", "--checkpoint-every", "50"]) == 0
+    assert saved == [200, 250, 300]
+    assert rows(tmp_path / "split") == rows(tmp_path / "straight")
+
+
 def test_sigterm_checkpoints_the_current_step_and_resume_continues_exactly(tmp_path, monkeypatch, capsys):
     cfg = Config.tiny(algo="rp-dp", h=3, sn=True, steps=300, out=str(tmp_path / "straight"))
     assert train(cfg) == 0

@@ -73,7 +73,7 @@ class Config:
     log_every: int = 1000  # one metrics.csv row per log_every env steps
     eval_every: int = 5000  # official eval_freq
     eval_episodes: int = 10  # official num_eval_episodes
-    checkpoint_every: int = 10_000
+    checkpoint_every: int = 2000  # a run killed without warning loses at most this many steps
     grad_var_every: int = 5000  # per-sample gradient variance of the RP-DP estimator (Figs. 2, 5); 0: never
     grad_var_samples: int = 64
     grad_var_hs: tuple = ()  # further h measured at the same iterate (gradvar.csv), e.g. (0, 3, 5, 10, 15)

@@ -234,6 +234,9 @@ def train(cfg: Config, resume: bool = False) -> int:
 
 
 # --- command line ---------------------------------------------------------------------------------
+RESUMABLE = {"steps", "checkpoint_every"}  # neither changes what the run computes
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # reported by main as one line with status 2, no usage dump
         raise ValueError(message)
@@ -278,9 +281,10 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
             json.loads((run / "run.json").read_text())
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{run}: unreadable config.json or run.json ({type(e).__name__})") from None
-        extra = set(given) - {"steps"}
+        extra = set(given) - RESUMABLE
         if extra:
-            raise ValueError(f"only --steps may change on resume, got --{', --'.join(sorted(extra))}")
+            flags = ", --".join(sorted(f.replace("_", "-") for f in extra))
+            raise ValueError(f"only --steps and --checkpoint-every may change on resume, got --{flags}")
         try:
             done = torch.load(run / CHECKPOINT, weights_only=False)["loop"]["step"]
         except Exception as e:  # a torn or foreign file: any unpickling error
