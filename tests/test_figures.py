@@ -136,3 +136,14 @@ def test_rp_dr_runs_are_grouped_by_their_noise_reading_and_window(tmp_path):
     assert all(len(rs) == 1 for rs in groups.values())
     key = next(k for k in groups if k[-1].endswith("dr_recent=10"))
     assert figures._label(key, ("algo", "h", "variant")) == "rp-dr h=3 (dr_noise=inferred, dr_recent=10)"
+
+
+def test_a_seed_run_longer_than_the_others_is_drawn_to_its_end():
+    import matplotlib.pyplot as plt
+    short = (np.array([1000.0, 2000.0]), np.array([1.0, 2.0]))
+    long = (np.array([1000.0, 2000.0, 3000.0]), np.array([3.0, 4.0, 5.0]))
+    fig, ax = plt.subplots()
+    figures.plot_band(ax, figures.seed_band([short, long]), "x", 2, [short, long])
+    assert max(line.get_xdata().max() for line in ax.get_lines()) == 3000.0
+    assert ax.get_lines()[0].get_xdata().max() == 2000.0  # the mean stays on the shared range
+    plt.close(fig)

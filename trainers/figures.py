@@ -37,6 +37,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from trainers.config import Config  # noqa: E402
 
@@ -140,13 +141,17 @@ def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], log: bool = False):
     return grid, mean, mean - std, mean + std
 
 
-def plot_band(ax, band, label: str, n: int, **kw) -> None:
+def plot_band(ax, band, label: str, n: int, seeds=(), **kw) -> None:
+    """The seed mean ± std over the shared range, and each seed's own curve (``seeds``) faintly over
+    its full range, so that a seed run longer than the others is still seen."""
     x, m, lo, hi = band
     if len(x) <= 20:  # short runs: a lone evaluation would otherwise draw nothing
         kw.setdefault("marker", "o")
         kw.setdefault("markersize", 3)
     (line,) = ax.plot(x, m, label=f"{label} (n={n})", **kw)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
+    for sx, sy in seeds:
+        ax.plot(sx, sy, color=line.get_color(), alpha=0.35, linewidth=0.8)
 
 
 def _label(key: tuple, parts=("algo", "h", "sn", "loss", "variant")) -> str:
@@ -185,9 +190,10 @@ def curve_figure(panels: dict[str, list[tuple[str, list[Run]]]], curve, log: boo
     fig, axs = _panels(len(bands), title)
     for ax, (p, items) in zip(axs, bands.items()):
         for lab, rs, band in items:
-            plot_band(ax, band, lab, len(rs))
+            plot_band(ax, band, lab, len(rs), [curve(r) for r in rs] if len(rs) > 1 else ())
         ax.set_title(p)
         ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))  # 100000 labels collide
         ax.set_ylabel(ylabel)
         if log:
             ax.set_yscale("log")
