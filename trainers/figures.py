@@ -181,16 +181,16 @@ def _save(fig, path: Path, written: list[Path]) -> None:
 def curve_figure(panels: dict[str, list[tuple[str, list[Run]]]], curve, log: bool, ylabel: str,
                  title: str, path: Path, written: list[Path]) -> Optional[str]:
     """One panel per key of ``panels``, one seed-averaged curve per (label, runs)."""
-    bands = {p: [(lab, rs, seed_band([curve(r) for r in rs], log)) for lab, rs in items]
-             for p, items in panels.items()}
+    curves = {p: [(lab, [curve(r) for r in rs]) for lab, rs in items] for p, items in panels.items()}
+    bands = {p: [(lab, cs, seed_band(cs, log)) for lab, cs in items] for p, items in curves.items()}
     bands = {p: [b for b in items if b[2] is not None] for p, items in bands.items()}
     bands = {p: items for p, items in bands.items() if items}
     if not bands:
         return f"{path.name}: no data"
     fig, axs = _panels(len(bands), title)
     for ax, (p, items) in zip(axs, bands.items()):
-        for lab, rs, band in items:
-            plot_band(ax, band, lab, len(rs), [curve(r) for r in rs] if len(rs) > 1 else ())
+        for lab, cs, band in items:
+            plot_band(ax, band, lab, len(cs), cs if len(cs) > 1 else ())
         ax.set_title(p)
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))  # 100000 labels collide
