@@ -59,8 +59,16 @@ def test_all_figures_from_runs(runs, tmp_path, capsys):
                      "fig5_sn_gradvar.png", "fig6_model_learners.png", "summary.json"}
     summary = {(r["algo"], r["h"], r["sn"], r["model_loss"]): r for r in json.loads((out / "summary.json").read_text())}
     r = summary[("rp-dp", 15, True, "h-step")]
-    assert r["seeds"] == [0, 1] and r["steps_max"] == 3000
-    assert r["final_return_mean"] == pytest.approx(250.5) and r["final_return_std"] == pytest.approx(np.std([250, 251], ddof=1))
+    assert r["seeds"] == [0, 1] and r["common_step"] == 3000
+    assert r["return_mean"] == pytest.approx(250.5) and r["return_std"] == pytest.approx(np.std([250, 251], ddof=1))
+
+
+def test_summary_compares_seeds_at_the_step_all_of_them_reached(tmp_path):
+    fake_run(tmp_path, "Hopper-v5", "rp-dp", 15, True, 0, steps=(1000, 2000, 3000, 4000))
+    fake_run(tmp_path, "Hopper-v5", "rp-dp", 15, True, 1)
+    [r] = figures.summary(figures.group(figures.find_runs([tmp_path])))
+    assert r["per_seed"] == [{"seed": 0, "step": 4000, "return": 350.0}, {"seed": 1, "step": 3000, "return": 251.0}]
+    assert r["common_step"] == 3000 and r["return_mean"] == pytest.approx(250.5)  # seed 0 at 3000: 250
 
 
 def test_seed_band_uses_the_shared_range_and_log_space():

@@ -301,15 +301,19 @@ def theory_figure(groups: dict[tuple, list[Run]], path: Path, written: list[Path
 
 
 def summary(groups: dict[tuple, list[Run]]) -> list[dict]:
+    """Per configuration: each seed's last return, and the mean ± sample std over seeds at the last
+    evaluation step all seeds reached (``common_step``), so seeds run to different lengths are not mixed."""
     out = []
     for key, rs in groups.items():
-        last = [returns(r)[1][-1] for r in rs if len(returns(r)[1])]
-        steps = [int(r.metrics["step"][-1]) for r in rs if len(r.metrics.get("step", []))]
+        curves = {r.seed: returns(r) for r in rs}
+        per_seed = [{"seed": s, "step": int(x[-1]), "return": float(y[-1])} for s, (x, y) in sorted(curves.items()) if len(x)]
+        common = min((p["step"] for p in per_seed), default=0)
+        at_common = [float(y[x <= common][-1]) for x, y in curves.values() if len(x)]
         env, algo, h, sn, loss, variant = key
-        out.append({"env": env, "algo": algo, "h": h, "sn": sn, "model_loss": loss, "variant": variant, "seeds": sorted(r.seed for r in rs),
-                    "steps_min": min(steps, default=0), "steps_max": max(steps, default=0),
-                    "final_return_mean": float(np.mean(last)) if last else None,
-                    "final_return_std": float(np.std(last, ddof=1)) if len(last) > 1 else None})
+        out.append({"env": env, "algo": algo, "h": h, "sn": sn, "model_loss": loss, "variant": variant,
+                    "seeds": sorted(r.seed for r in rs), "per_seed": per_seed, "common_step": common,
+                    "return_mean": float(np.mean(at_common)) if at_common else None,
+                    "return_std": float(np.std(at_common, ddof=1)) if len(at_common) > 1 else None})
     return out
 
 
