@@ -302,13 +302,13 @@ def theory_figure(groups: dict[tuple, list[Run]], path: Path, written: list[Path
 
 def summary(groups: dict[tuple, list[Run]]) -> list[dict]:
     """Per configuration: each seed's last return, and the mean ± sample std over seeds at the last
-    evaluation step all seeds reached (``common_step``), so seeds run to different lengths are not mixed."""
+    step all seeds reached (``common_step``), so seeds run to different lengths are not mixed."""
     out = []
     for key, rs in groups.items():
-        curves = {r.seed: returns(r) for r in rs}
-        per_seed = [{"seed": s, "step": int(x[-1]), "return": float(y[-1])} for s, (x, y) in sorted(curves.items()) if len(x)]
+        curves = [(r.seed, *returns(r)) for r in sorted(rs, key=lambda r: r.seed)]
+        per_seed = [{"seed": s, "step": int(x[-1]), "return": float(y[-1])} for s, x, y in curves if len(x)]
         common = min((p["step"] for p in per_seed), default=0)
-        at_common = [float(y[x <= common][-1]) for x, y in curves.values() if len(x)]
+        at_common = [float(y[x <= common][-1]) for _, x, y in curves if len(x)]
         env, algo, h, sn, loss, variant = key
         out.append({"env": env, "algo": algo, "h": h, "sn": sn, "model_loss": loss, "variant": variant,
                     "seeds": sorted(r.seed for r in rs), "per_seed": per_seed, "common_step": common,
