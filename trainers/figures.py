@@ -15,7 +15,8 @@ grouped by (env, algo, h, sn, model learner, RP-DR variant) and averaged over se
   with and without SN: ε_f (4.7), local Lipschitz constants, growth of ‖dŝ_i/dθ‖ against ρ and
   L_f·L_π, the distance of the RP-DP gradient to the simulator's reference, ε_v (4.8) and the
   distance against ε_f; a single run's band is its measurements' own 95 % interval;
-- summary.json: per group, the last evaluation return (mean, std over seeds), seeds and steps.
+- summary.json: per group, each seed's last evaluation return and step, and the mean ± std over seeds
+  at the last step all seeds reached.
 
 Returns are mean ± std over seeds on the step range every seed covers. Variances span orders of
 magnitude, so they are shown as the geometric mean over seeds with a ± 1 std band of log10.
