@@ -119,6 +119,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys)
     (["--gamma", "2"], "gamma must lie in (0, 1)"),
     (["--grad-var-samples", "1"], "grad_var_samples must be >= 2"),
     (["--learning-starts", "1"], "learning_starts must be >= h + 1"),
+    (["--algo", "rp-dr", "--h", "10", "--dr-recent", "10"], "dr_recent must be >= h + 1 = 11 for rp-dr"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, needle):
     assert main(args + ["--out", str(tmp_path / "run")]) == 2

@@ -127,6 +127,8 @@ class Config:
             raise ValueError(f"landscape_samples must be >= 1, got {self.landscape_samples}")
         if self.learning_starts < self.h + 1:  # a model window of h + 1 steps must fit in the buffer
             raise ValueError(f"learning_starts must be >= h + 1 = {self.h + 1}, got {self.learning_starts}")
+        if self.algo == "rp-dr" and self.dr_recent < self.h + 1:  # its real windows lie in the last dr_recent steps
+            raise ValueError(f"dr_recent must be >= h + 1 = {self.h + 1} for rp-dr, got {self.dr_recent}")
         if self.algo in ("ddpg", "rp0") and self.h != 0:
             raise ValueError(f"{self.algo} is the h = 0 estimator; got h = {self.h}")
 
