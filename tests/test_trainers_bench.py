@@ -1,4 +1,6 @@
-"""trainers.bench's two measurements: the FLOPs of one update and the matmul reference."""
+"""trainers.bench's measurements: the FLOPs of one update, the matmul reference, the matrix products alone."""
+import time
+
 import numpy as np
 import torch
 
@@ -58,3 +60,14 @@ def test_matmul_ceiling_replays_every_matrix_product_of_the_update():
 def test_like_keeps_the_layout_of_transposed_and_expanded_operands():
     t = bench.like((2, 256, 14), (0, 1, 256))
     assert t.shape == (2, 256, 14) and t.stride() == (0, 1, 256)
+
+
+def test_matmul_in_situ_times_only_the_matrix_products_of_real_updates():
+    agent, buffer = filled(Config.tiny(algo="rp-dp", h=3, sn=True))
+    step = agent.cfg.model_warmup
+    timer = bench.TimeMatmuls()
+    c0 = time.process_time()
+    with timer:
+        agent.update(buffer, np.random.default_rng(0), step=step)
+    assert 0 < timer.seconds < time.process_time() - c0
+    assert bench.matmul_in_situ(agent, buffer, step, np.random.default_rng(1), updates=2) > 0
