@@ -71,3 +71,12 @@ def test_matmul_in_situ_times_only_the_matrix_products_of_real_updates():
         agent.update(buffer, np.random.default_rng(0), step=step)
     assert 0 < timer.seconds < time.process_time() - c0
     assert bench.matmul_in_situ(agent, buffer, step, np.random.default_rng(1), updates=2) > 0
+
+
+def test_mlp_gflops_counts_forward_weight_and_hidden_input_gradients():
+    # 3 Linear layers on n rows: forward, weight gradients, input gradients of layers 2 and 3 only
+    n, i, h, o = 8, 5, 16, 2
+    forward = 2 * n * (i * h + h * h + h * o)
+    gflops, flops = bench.mlp_gflops(i, h, o, 3, batch=n, seconds=0.01)
+    assert flops == 2 * forward + 2 * n * (h * h + h * o)
+    assert gflops > 0

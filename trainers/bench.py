@@ -3,6 +3,7 @@ step's GFLOP/s next to a single-thread 256×256×256 matmul measured in the same
 time goes.
 
     python -m trainers.bench [--steps 300] [--threads 2] [--no-sn] [--algos rp-dp,rp-dr,ddpg,rp0] [--ceiling]
+                             [--policy-hidden 256] [--critic-hidden 256] [--critic-layers 3] [--model-hidden 200]
 
 GFLOP/s = the matrix-product FLOPs of one update (``torch.utils.flop_counter``: mm, addmm, bmm,
 baddbmm, forward and backward) per second of this process's CPU time, so other processes on the
@@ -13,8 +14,9 @@ and update ratio, the buffer is pre-filled with random Hopper-v5 transitions and
 is skipped, so every timed step runs the full h-step update (rp-dp and rp-dr at h = 0 are RP(0)).
 The time shares split each step into acting, environment, model, critic and policy updates;
 ``--profile`` adds the operator table of torch.profiler for RP-DP h = 3. ``--ceiling`` adds the
-ratio the step would reach if everything but its matrix products were free (``matmul_ceiling``)
-and the rate of the matrix products timed where they run (``matmul_in_situ``).
+ratio the step would reach if everything but its matrix products were free (``matmul_ceiling``),
+the rate of the matrix products timed where they run (``matmul_in_situ``), and the ratio of one
+network's forward and backward pass alone (``mlp_gflops``).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 from trainers.envs import make_env
+from trainers.networks import mlp
 
 
 def timed(fn, name: str, totals: dict):
@@ -142,6 +145,31 @@ def matmul_in_situ(agent: Agent, buffer: ReplayBuffer, step: int, rng: np.random
     return flops * updates / timer.seconds / 1e9
 
 
+def mlp_gflops(in_dim: int, hidden: int, out_dim: int, layers: int, batch: int,
+               seconds: float = 0.5) -> tuple[float, int]:
+    """(GFLOP/s, FLOPs) of one forward and backward pass of ``networks.mlp`` (no SN) on ``batch`` rows, with
+    autograd, no optimiser and no input gradient, operands in cache: the rate no update built from
+    such a network can beat, whatever surrounds it."""
+    net = mlp(in_dim, hidden, out_dim, layers)
+    x, gy = torch.randn(batch, in_dim), torch.randn(batch, out_dim)
+
+    def step():
+        net.zero_grad(set_to_none=True)
+        net(x).backward(gy)
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    for _ in range(10):
+        step()
+    reps, c0 = 0, time.process_time()
+    while time.process_time() - c0 < seconds:
+        for _ in range(10):
+            step()
+        reps += 10
+    flops = counter.get_total_flops()
+    return flops * reps / (time.process_time() - c0) / 1e9, flops
+
+
 def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None,
           ceiling: bool = False) -> tuple[float, float, dict]:
     """(steps/s of wall time, steps/s of this process's CPU time, wall-time share per phase); the
@@ -206,10 +234,16 @@ def main(argv=None) -> None:
     p.add_argument("--profile", action="store_true", help="operator profile of rp-dp h=3")
     p.add_argument("--ceiling", action="store_true",
                    help="rate of the matrix products where they run (in-situ) and replayed alone (ceiling)")
+    for f in ("policy_hidden", "critic_hidden", "critic_layers", "model_hidden"):
+        p.add_argument("--" + f.replace("_", "-"), type=int, default=getattr(Config, f),
+                       help="official: policy and critic 512, critic 4 layers" if f == "policy_hidden" else None)
     args = p.parse_args(argv)
+    sizes = {f: getattr(args, f) for f in ("policy_hidden", "critic_hidden", "critic_layers", "model_hidden")}
+    if min(sizes.values()) < 1:
+        p.error("network sizes must be positive")
     torch.set_num_threads(args.threads)
     ref = matmul_gflops()
-    print(f"threads={args.threads} sn={args.sn} steps={args.steps} (defaults otherwise)")
+    print(f"threads={args.threads} sn={args.sn} steps={args.steps} {sizes} (defaults otherwise)")
     print(f"256x256x256 matmul: {ref:.1f} GFLOP/s (CPU time, {args.threads} thread(s))")
     print(f"{'algo':6} {'h':>3} {'steps/s':>8} {'steps/h':>9} {'cpu steps/h':>11} {'GFLOP/step':>10} "
           f"{'GFLOP/s':>8} {'ratio':>6}{' in-situ ceiling' if args.ceiling else ''}  time share: act env model critic policy other")
@@ -217,7 +251,7 @@ def main(argv=None) -> None:
         for h in (int(x) for x in args.hs.split(",")):
             if (algo in ("ddpg", "rp0")) != (h == 0):
                 continue
-            cfg = dataclasses.replace(Config(), algo=algo, h=h, sn=args.sn, threads=args.threads)
+            cfg = dataclasses.replace(Config(), algo=algo, h=h, sn=args.sn, threads=args.threads, **sizes)
             rate, cpu_rate, share = bench(cfg, args.steps, ceiling=args.ceiling)
             parts = " ".join(f"{share.get(k, 0):.2f}" for k in
                              ("act", "env", "update_model", "update_critic", "update_policy", "other"))
@@ -225,10 +259,21 @@ def main(argv=None) -> None:
             gflops = share["flops"] * cpu_rate / 1e9  # acting adds 0.3 MFLOP per step, not counted
             print(f"{algo:6} {h:>3} {rate:8.1f} {rate * 3600:9.0f} {cpu_rate * 3600:11.0f} {share['flops'] / 1e9:10.2f} "
                   f"{gflops:8.1f} {gflops / ref:6.2f}{ceil}  {parts}", flush=True)
+    if args.ceiling:
+        c = dataclasses.replace(Config(), **sizes)
+        env = make_env(c.env)[0]
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        print(f"one network, forward and backward alone (batch {c.batch_size}, no SN, no optimiser, in cache):")
+        for name, dims in (("model", (obs_dim + act_dim, c.model_hidden, obs_dim, c.model_layers)),
+                           ("policy", (obs_dim, c.policy_hidden, 2 * act_dim, c.policy_layers)),
+                           ("critic", (obs_dim + act_dim, c.critic_hidden, 1, c.critic_layers))):
+            print(f"  {name:6} {'→'.join(map(str, [dims[0]] + [dims[1]] * (dims[3] - 1) + [dims[2]]))}: "
+                  f"ratio {mlp_gflops(*dims, c.batch_size)[0] / ref:.2f}", flush=True)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
         prof = profile(activities=[ProfilerActivity.CPU])
-        bench(dataclasses.replace(Config(), algo="rp-dp", h=3, sn=args.sn, threads=args.threads), 30, profiler=prof)
+        bench(dataclasses.replace(Config(), algo="rp-dp", h=3, sn=args.sn, threads=args.threads, **sizes), 30,
+              profiler=prof)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
