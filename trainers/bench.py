@@ -147,9 +147,9 @@ def matmul_in_situ(agent: Agent, buffer: ReplayBuffer, step: int, rng: np.random
 
 def mlp_gflops(in_dim: int, hidden: int, out_dim: int, layers: int, batch: int,
                seconds: float = 0.5) -> tuple[float, int]:
-    """(GFLOP/s, FLOPs) of one forward and backward pass of ``networks.mlp`` (no SN) on ``batch`` rows, with
-    autograd, no optimiser and no input gradient, operands in cache: the rate no update built from
-    such a network can beat, whatever surrounds it."""
+    """(GFLOP/s, FLOPs) of one forward and backward pass of ``networks.mlp`` (no SN) on ``batch``
+    rows, with autograd, no optimiser and no input gradient, operands in cache: the rate no update
+    built from such a network can beat, whatever surrounds it."""
     net = mlp(in_dim, hidden, out_dim, layers)
     x, gy = torch.randn(batch, in_dim), torch.randn(batch, out_dim)
 
@@ -224,6 +224,9 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None,
     return steps / elapsed, steps / cpu, {**share, "flops": flops, **extra}
 
 
+SIZES = ("policy_hidden", "critic_hidden", "critic_layers", "model_hidden")  # network sizes the command line sets
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m trainers.bench", description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=300)
@@ -234,11 +237,11 @@ def main(argv=None) -> None:
     p.add_argument("--profile", action="store_true", help="operator profile of rp-dp h=3")
     p.add_argument("--ceiling", action="store_true",
                    help="rate of the matrix products where they run (in-situ) and replayed alone (ceiling)")
-    for f in ("policy_hidden", "critic_hidden", "critic_layers", "model_hidden"):
+    for f in SIZES:
         p.add_argument("--" + f.replace("_", "-"), type=int, default=getattr(Config, f),
                        help="official: policy and critic 512, critic 4 layers" if f == "policy_hidden" else None)
     args = p.parse_args(argv)
-    sizes = {f: getattr(args, f) for f in ("policy_hidden", "critic_hidden", "critic_layers", "model_hidden")}
+    sizes = {f: getattr(args, f) for f in SIZES}
     if min(sizes.values()) < 1:
         p.error("network sizes must be positive")
     torch.set_num_threads(args.threads)
