@@ -1,6 +1,7 @@
 """Run-level guarantees: exact resume, NaN stop with the last good checkpoint kept, CLI errors,
 evaluation of a checkpoint."""
 import csv
+import json
 import dataclasses
 import os
 import signal
@@ -148,3 +149,40 @@ def test_evaluate_cli(tmp_path, capsys):
     assert evaluate.main([str(tmp_path / "run"), "--episodes", "2"]) == 0
     out = capsys.readouterr().out
     assert "at step 120" in out and "over 2 episodes" in out
+
+
+def test_run_json_records_the_commit_and_each_resume(tmp_path):
+    from trainers.train import git_state
+    run = tmp_path / "run"
+    assert train(Config.tiny(steps=60, learning_starts=50, out=str(run))) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["git"] == git_state()
+    assert len(info["git"]["commit"]) == 40 and isinstance(info["git"]["dirty"], bool)
+    assert main(["--resume", str(run), "--steps", "80"]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert [r["step"] for r in info["resumed"]] == [60] and info["resumed"][0]["git"] == git_state()
+
+
+def test_resume_refuses_another_trainer_commit_unless_allowed(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(Config.tiny(steps=60, learning_starts=50, out=str(run))) == 0
+    info = json.loads((run / "run.json").read_text())
+    info["git"]["trainer_commit"] = "0123456789abcdef" * 2 + "01234567"
+    (run / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["--resume", str(run), "--steps", "80"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "written by trainer commit 0123456789ab" in err and "--allow-commit-change" in err
+    assert main(["--resume", str(run), "--steps", "80", "--allow-commit-change"]) == 0
+    capsys.readouterr()
+    assert main(["--out", str(tmp_path / "other"), "--allow-commit-change"]) == 2
+    assert "applies to --resume only" in capsys.readouterr().err
+
+
+def test_ddpg_command_line_defaults_are_tianshous(tmp_path):
+    from trainers.train import parse
+    cfg, _ = parse(["--algo", "ddpg", "--out", str(tmp_path / "d")])
+    assert (cfg.h, cfg.policy_layers, cfg.actor_lr, cfg.critic_lr, cfg.learning_starts, cfg.obs_norm) == \
+        (0, 3, 1e-3, 1e-3, 25_000, False)
+    cfg, _ = parse(["--algo", "ddpg", "--learning-starts", "1000", "--out", str(tmp_path / "e")])
+    assert cfg.learning_starts == 1000  # a flag beats the algorithm's default

@@ -18,6 +18,14 @@ TERMINATIONS = ("learned", "rule", "none")
 DR_NOISE = ("inferred", "acting")
 # official learn_temp per env (config/env/mbpo_*.yaml): target entropy from init to final as
 # (1 - step/max_steps) ** decay, max_steps the official num_train_steps
+# Where the paper is silent on DDPG, the command line's defaults for it are Tianshou's MuJoCo DDPG
+# (examples/mujoco/mujoco_ddpg.py: 2 hidden layers of 256, Adam 1e-3, 25,000 random steps, Gaussian
+# noise 0.1, no observation normalisation; docs/trainers.md). rp0 and ddpg are the h = 0 estimator.
+ALGO_DEFAULTS = {
+    "ddpg": {"h": 0, "policy_layers": 3, "critic_layers": 3, "policy_hidden": 256, "critic_hidden": 256,
+             "actor_lr": 1e-3, "critic_lr": 1e-3, "learning_starts": 25_000, "obs_norm": False, "ddpg_noise": 0.1},
+    "rp0": {"h": 0},
+}
 ENTROPY_SCHEDULE = {"Hopper-v5": (0.0, -2.0, 1 / 32, 500_000), "Walker2d-v5": (-2.0, -8.0, 1 / 16, 1_000_000)}
 
 
@@ -131,6 +139,11 @@ class Config:
             raise ValueError(f"dr_recent must be >= h + 1 = {self.h + 1} for rp-dr, got {self.dr_recent}")
         if self.algo in ("ddpg", "rp0") and self.h != 0:
             raise ValueError(f"{self.algo} is the h = 0 estimator; got h = {self.h}")
+
+    @classmethod
+    def for_algo(cls, **given) -> Config:
+        """The command line's configuration: ``ALGO_DEFAULTS`` of the algorithm, then ``given``."""
+        return cls(**{**ALGO_DEFAULTS.get(given.get("algo", cls.algo), {}), **given})
 
     @classmethod
     def tiny(cls, **overrides) -> Config:

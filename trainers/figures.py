@@ -2,7 +2,7 @@
 ``python -m trainers.figures runs/sweep [more roots or runs] --out figures/``.
 
 A run is any directory holding ``metrics.csv`` and ``config.json`` (``trainers.train``); runs are
-grouped by (env, algo, h, sn, model learner, RP-DR variant) and averaged over seeds. Gradient variance comes from
+grouped by (env, algo, h, sn, model learner, variant) and averaged over seeds. Gradient variance comes from
 ``gradvar.csv`` and landscapes from ``landscapes/*.npz`` (``trainers.instrument``).
 
 - fig1_algorithms.png: returns of every algorithm without SN (Fig 1);
@@ -44,7 +44,9 @@ from trainers.config import Config  # noqa: E402
 
 MODEL_BASED = ("rp-dp", "rp-dr")
 DEFAULT_LEARNER = "h-step"  # trainers.config.Config.model_loss
-DR_FIELDS = ("dr_noise", "dr_recent")  # RP-DR settings that tell its runs apart
+# settings that tell an algorithm's runs apart: RP-DR's noise reading and window, DDPG's SAC-tuned
+# runs from before its Tianshou defaults
+VARIANT_FIELDS = {"rp-dr": ("dr_noise", "dr_recent"), "ddpg": ("learning_starts", "actor_lr", "obs_norm")}
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Run:
     seed: int
     model_loss: str
     metrics: dict[str, np.ndarray]
-    variant: str = ""  # RP-DR's settings away from the defaults, e.g. "dr_recent=10"
+    variant: str = ""  # VARIANT_FIELDS away from the defaults, e.g. "dr_recent=10"
     gradvar: dict[str, np.ndarray] = field(default_factory=dict)
     landscapes: list[Path] = field(default_factory=list)
     theory: dict[str, np.ndarray] = field(default_factory=dict)
@@ -86,10 +88,12 @@ def load_run(path: Path) -> Run:
     if (path / "theory.csv").exists():
         run.theory = _read_csv(path / "theory.csv")
     run.eval_every = cfg.get("eval_every")
-    if run.algo == "rp-dr":
-        defaults = Config()
-        cfg.setdefault("dr_noise", "inferred")  # runs from before the option inferred ς at the current θ
-        run.variant = ", ".join(f"{k}={cfg[k]}" for k in DR_FIELDS if k in cfg and cfg[k] != getattr(defaults, k))
+    fields = VARIANT_FIELDS.get(run.algo, ())
+    if fields:
+        defaults = Config.for_algo(algo=run.algo)
+        if run.algo == "rp-dr":
+            cfg.setdefault("dr_noise", "inferred")  # runs from before the option inferred ς at the current θ
+        run.variant = ", ".join(f"{k}={cfg[k]}" for k in fields if k in cfg and cfg[k] != getattr(defaults, k))
     return run
 
 

@@ -3,9 +3,11 @@
     python -m trainers.train --algo rp-dp --env Hopper-v5 --h 3 --sn --steps 100000 --seed 0 --out runs/NAME
     python -m trainers.train --resume runs/NAME [--steps 200000]
 
-Every field of ``trainers.config.Config`` is a flag (``--batch-size 128``, ``--no-sn``, …). A run
-writes ``config.json``, ``run.json`` (seed, package versions, command), ``metrics.csv``, TensorBoard
+Every field of ``trainers.config.Config`` is a flag (``--batch-size 128``, ``--no-sn``, …); DDPG's
+defaults are Tianshou's (``config.ALGO_DEFAULTS``). A run writes ``config.json``, ``run.json`` (seed,
+package versions, command, git commit; each resume appends its own), ``metrics.csv``, TensorBoard
 events if tensorboard is installed, and ``checkpoint.pt`` (atomic) holding everything a resume needs.
+A resume refuses a run written by another trainer commit unless ``--allow-commit-change`` is given.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import os
 import platform
 import random
 import signal
+import subprocess
 import sys
 import time
 from importlib import metadata
@@ -50,6 +53,36 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+REPO = Path(__file__).resolve().parent.parent
+TRAINER_PATHS = ("trainers", "pyproject.toml")  # the code a run's numbers depend on
+
+
+def git_state() -> dict:
+    """Provenance of the code this process runs: HEAD, the last commit that changed the trainer
+    (``TRAINER_PATHS``), and whether the trainer differs from that commit. All None outside git."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    if head is None:
+        return {"commit": None, "trainer_commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *TRAINER_PATHS)
+    return {"commit": head, "trainer_commit": git("log", "-1", "--format=%H", "--", *TRAINER_PATHS),
+            "dirty": None if status is None else bool(status)}
+
+
+def recorded_trainer(run_info: dict) -> str | None:
+    """The trainer commit that wrote the run's latest steps (its last resume, else its start)."""
+    for entry in reversed(run_info.get("resumed", [])):
+        if "git" in entry:
+            return entry["git"]["trainer_commit"]
+    return run_info.get("git", {}).get("trainer_commit")
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -128,7 +161,8 @@ def train(cfg: Config, resume: bool = False) -> int:
         loop = ck["loop"]
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))  # --steps may have grown
         run_info = json.loads((out / "run.json").read_text())
-        run_info.setdefault("resumed", []).append({"step": loop["step"], "argv": sys.argv, "versions": versions()})
+        run_info.setdefault("resumed", []).append({"step": loop["step"], "argv": sys.argv, "versions": versions(),
+                                                   "git": git_state()})
         (out / "run.json").write_text(json.dumps(run_info, indent=2))
         # rows written after the checkpoint belong to a run that is being replaced
         with open(out / "metrics.csv", newline="") as f:
@@ -143,7 +177,8 @@ def train(cfg: Config, resume: bool = False) -> int:
         loop = {"step": 0, "obs": obs, "episodes": 0, "ep_return": 0.0, "ep_len": 0, "last_return": float("nan"),
                 "eval": (float("nan"), float("nan")), "grad_var": float("nan"), "acc": {}, "acc_n": 0, "wall": 0.0}
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        (out / "run.json").write_text(json.dumps({"seed": cfg.seed, "versions": versions(), "argv": sys.argv}, indent=2))
+        (out / "run.json").write_text(json.dumps({"seed": cfg.seed, "versions": versions(), "argv": sys.argv,
+                                                        "git": git_state()}, indent=2))
         with open(out / "metrics.csv", "w", newline="") as f:
             csv.DictWriter(f, COLUMNS).writeheader()
 
@@ -245,6 +280,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m trainers.train", description=__doc__.split("\n")[0])
     p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/NAME from its checkpoint")
+    p.add_argument("--allow-commit-change", action="store_true",
+                   help="resume even though the trainer's commit differs from the one that wrote the run")
     choices = {"algo": ALGOS, "env": ENVS, "model_loss": MODEL_LOSSES, "sn_policy": SN_POLICY,
                "termination": TERMINATIONS, "dr_noise": DR_NOISE}
     for f in dataclasses.fields(Config):
@@ -267,6 +304,7 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
     """Config and resume flag from the command line; raises ValueError with a one-line reason."""
     args = vars(_parser().parse_args(argv))
     resume_dir = args.pop("resume")
+    allow_change = args.pop("allow_commit_change")
     given = {k: v for k, v in args.items() if v is not None}
     if "grad_var_hs" in given:
         given["grad_var_hs"] = tuple(given["grad_var_hs"])
@@ -278,9 +316,13 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
             raise ValueError(f"{run} has a checkpoint but no run.json; cannot resume it")
         try:
             cfg = Config.from_dict(json.loads((run / "config.json").read_text()))
-            json.loads((run / "run.json").read_text())
+            run_info = json.loads((run / "run.json").read_text())
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{run}: unreadable config.json or run.json ({type(e).__name__})") from None
+        then, now = recorded_trainer(run_info), git_state()["trainer_commit"]
+        if then != now and not allow_change:
+            raise ValueError(f"{run} was written by trainer commit {(then or 'unknown')[:12]}, this is "
+                             f"{(now or 'unknown')[:12]}; resume from that commit or pass --allow-commit-change")
         extra = set(given) - RESUMABLE
         if extra:
             flags = ", --".join(sorted(f.replace("_", "-") for f in extra))
@@ -293,9 +335,7 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
         if cfg.steps <= done:
             raise ValueError(f"{run} already has {done} steps; pass --steps larger than that")
     else:
-        if given.get("algo") in ("ddpg", "rp0") and "h" not in given:
-            given["h"] = 0
-        cfg = Config(**given)
+        cfg = Config.for_algo(**given)
     cfg.validate()
     out = Path(cfg.out)
     try:
@@ -305,6 +345,8 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
         probe.unlink()
     except OSError as e:
         raise ValueError(f"cannot write to out dir {out}: {e.strerror}") from None
+    if allow_change and resume_dir is None:
+        raise ValueError("--allow-commit-change applies to --resume only")
     if resume_dir is None and (out / "config.json").exists():
         raise ValueError(f"{out} already holds a run; use --resume {out} or another --out")
     return cfg, resume_dir is not None
