@@ -34,6 +34,8 @@ bounds.numeric:
 from functools import lru_cache
 from importlib import import_module
 
+import sympy as sp
+
 from . import bias, convergence, numeric, symbols, variance
 
 
@@ -75,6 +77,11 @@ EXPRESSIONS = {
 }
 
 
+def kind(expr) -> str:
+    """"O" for an expression with a hidden O(·) constant (``symbols.O_CONSTANTS``), else "explicit"."""
+    return "O" if sp.sympify(expr).free_symbols & symbols.O_CONSTANTS else "explicit"
+
+
 @lru_cache(maxsize=None)
 def evaluator(name):
     """The cached ``numeric.Evaluator`` of ``EXPRESSIONS[name]``."""
@@ -88,5 +95,5 @@ def evaluate(name, **params):
     """
     return evaluator(name)(**params)
 
-__all__ = ["EXPRESSIONS", "bias", "convergence", "evaluate", "evaluator", "numeric", "symbols",
+__all__ = ["EXPRESSIONS", "bias", "convergence", "evaluate", "evaluator", "kind", "numeric", "symbols",
            "variance"]

@@ -1,12 +1,15 @@
 """Proposition 5.8 (gradient bias, eq. 5.3) and its proof chain (C.19)-(C.24).
 
 Forms as in ``bounds.variance``: printed (O-constant ``C_bias``), explicit ((C.20), (C.21), (C.24)
-with every constant), corrected (full chain rule; errata E1, E5). The corrected chain needs the
-true dynamics to be L_f-Lipschitz as well, which (C.19) already uses for ∂s_i/∂a_{i−1}.
+with every constant), corrected (full chain rule and the term E12 shows the proof drops; errata E1,
+E5, E12, E13). Hypotheses of the corrected explicit form (docs/errata.md, "The corrected bias
+bound"): those of the paper's (A.2 constants valid on the states reached), the model and the true
+dynamics both L_f-Lipschitz (evaluate it with the larger of the two constants), and γρ < 1 (else the
+bound is +∞).
 """
 import sympy as sp
 
-from .symbols import (C_bias, L_f, L_pi, L_Q, L_r, L_theta, eps_f, eps_v, gamma, h, i, kappa,
+from .symbols import (C_bias, L_f, beta, L_pi, L_Q, L_r, L_theta, eps_f, eps_v, gamma, h, i, kappa,
                       kappa_prime, tilde)
 from .variance import (K_hat, K_hat_corrected, _action_dev_corrected, _state_dev_corrected, rho)
 
@@ -53,11 +56,24 @@ def bias_explicit():
     return c24()
 
 
+def sup_grad_V():
+    """sup_s ‖∇_θV^{π_θ}(s)‖ ≤ L_r L_θ (1 + γ(1 + L_π) L_f/(1 − γρ))/(1 − γ) for γρ < 1, +∞ for γρ ≥ 1.
+
+    ∇_θV^{π_θ}(s) = E Σ_t γ^t ∇r·(ds_t/dθ, da_t/dθ) along the true dynamics from the fixed s, where
+    ‖ds_t/dθ‖ ≤ D_t = L_f L_θ Σ_{j<t} ρ^j and ‖da_t/dθ‖ ≤ L_π D_t + L_θ (E1's recursion), and
+    Σ_t γ^t Σ_{j<t} ρ^j = γ/((1 − γ)(1 − γρ))."""
+    return L_r * L_theta / (1 - gamma) * (1 + gamma * (1 + L_pi) * L_f / sp.Max(1 - gamma * rho, 0))
+
+
 def bias_corrected():
-    """Corrected (C.24): (C.24)'s structure on the corrected (C.13), (C.20), (C.21)."""
+    """Corrected (C.24): (C.24)'s structure on the corrected (C.13), (C.20), (C.21), plus the two terms
+    the proof drops, each bounded with ``sup_grad_V`` = S: E12's γ^h‖E ∂_θQ^{π_θ}(s_h, a_h)‖ ≤ γ^{h+1} S
+    (∂_θQ^{π_θ}(s, a) = γ E ∇_θV^{π_θ}(s')), and β‖E_ζ ∇_θV − E_ν ∇_θV‖ ≤ 2βS (∇J is E_ζ ∇_θV; the
+    ν-samples estimate E_ν ∇_θV, E13). Hypotheses in the module docstring."""
     dev = c21_corrected(h) + c20_corrected(h)
     return (kappa * kappa_prime * h * (L_r * dev + 2 * L_r * K_hat_corrected(h))
-            + kappa_prime * gamma**h * (L_Q * dev + K_hat_corrected(h) * eps_v))
+            + kappa_prime * gamma**h * (L_Q * dev + K_hat_corrected(h) * eps_v)
+            + (gamma**(h + 1) + 2 * beta) * sup_grad_V())
 
 
 def bias_printed_corrected():

@@ -1,13 +1,15 @@
 """Proposition 5.10 (optimal model expansion step) and proof C.4, (C.28)-(C.39); CLI.
 
 ``python -m bounds.hstar --eps_f F --eps_v V [--gamma G] [--N N] [constants…] [--json]``
-prints a table, or with ``--json`` one JSON object (keys in ``hstar_report``). W is the principal
-branch of Lambert W. Bad input exits 2 with one line on stderr.
+prints one line with the recommended integer h and its basis (``recommendation``), then a table; or
+with ``--json`` one JSON object (keys in ``hstar_report``). W is the principal branch of Lambert W.
+Bad input exits 2 with one line on stderr.
 """
 import argparse
 import json
 import math
 import sys
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -196,6 +198,40 @@ def h_star_argmin(form="explicit", h_max=1000, **p):
     return int(np.argmin(g_evaluator(form).log(**{**p, "h": hs})))
 
 
+@lru_cache(maxsize=None)
+def _bound_evaluator(name):
+    return nm.Evaluator({"b": bias_explicit, "v": variance_explicit}[name](), name + "_explicit")
+
+
+def bounds_smallest_at_0(h_max=1000, **p):
+    """Whether (C.24) and (C.16) are each smallest at h = 0 over [0, h_max]. Then g of (C.28), increasing
+    in b and v (c > 0), is minimised at h = 0 whatever η, δ, L and N: b involves none of them, v only N,
+    as a factor 1/N (E6)."""
+    hs = np.arange(h_max + 1, dtype=float)
+    return all(int(np.argmin(_bound_evaluator(x).log(**{**p, "h": hs}))) == 0 for x in ("b", "v"))
+
+
+#: where the h that ``recommendation`` gives can be measured against the truth (erratum E6)
+MEASURED = "measure h* on an LQR instance with python -m verify.hstar"
+
+
+def recommendation(h_max=1000, **p):
+    """(h, basis): the integer argmin over [0, h_max] of g(h) of (C.28) from (C.16), (C.24), the objective
+    Proposition 5.10 minimises, and one sentence on what it is worth. The closed forms (C.37)-(C.39), and
+    Prop 5.10's drawn from them, solve (C.29)-(C.30), which is not ∂g/∂h (E6): none is recommended."""
+    h_rec = h_star_argmin("explicit", h_max, **p)
+    basis = f"integer argmin over h = 0..{h_max} of g(h) of (C.28) built from the bounds (C.16), (C.24)"
+    if h_rec == 0 and bounds_smallest_at_0(h_max, **p):
+        basis += ("; worth nothing as a choice: both bounds are smallest at h = 0 here, so this g is minimised "
+                  "at h = 0 whatever η, δ, L and N, a property of the bounds, not of your problem (erratum E6)")
+    else:
+        basis += ("; worth little: it minimises bounds, not g itself, and on the LQR ladder of "
+                  "verify/section5/prop5_10.py it is 0 where the exact argmin is 4 (erratum E6)")
+    if h_rec == h_max:
+        basis += f"; it lies at the edge h_max = {h_max} (raise --h_max)"
+    return h_rec, f"{basis}; Prop 5.10's closed forms solve (C.29)-(C.30), not ∂g/∂h = 0; {MEASURED}"
+
+
 # --- CLI -------------------------------------------------------------------------------------------
 
 CONSTANT_HELP = {
@@ -290,7 +326,10 @@ def hstar_report(**p):
     lo, hi = h_star_interval_np(**p)
     plo, phi = h_star_interval_paper_np(**p)
     h_max = p.pop("h_max", 1000)
+    h_rec, basis = recommendation(h_max, **p)
     return {
+        "recommended_h": h_rec,
+        "basis": basis,
         "h_star_paper": float(h_star_paper_np(**p)),
         "h1": float(h1_np(**p)),
         "h2": float(h2_np(**p)),
@@ -321,6 +360,7 @@ def main(argv=None):
     if args.json:
         print(json.dumps(rep))
         return 0
+    print(f"recommended h = {rep['recommended_h']}: {rep['basis']}")
     rows = [(k, rep[k]) for k in ("h_star_paper", "h1", "h2", "h_star_interval",
                                   "h_star_interval_paper", "h_star_derivative_root",
                                   "h_star_argmin", "h_star_argmin_corrected",

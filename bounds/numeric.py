@@ -107,6 +107,8 @@ def log_form(expr):
         return sp.log(expr)
     if expr.is_Symbol or _signed_sum(expr):
         return sp.log(expr)
+    if isinstance(expr, sp.Max) and any(_signed_sum(a) for a in expr.args):  # e.g. max(1 − γρ, 0)
+        return sp.log(expr)
     if isinstance(expr, sp.Mul):
         return sp.Add(*(log_form(a) for a in expr.args))
     if isinstance(expr, sp.Add):

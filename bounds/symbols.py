@@ -38,6 +38,8 @@ C_var = sp.Symbol("C_var", **_pos)
 C_bias = sp.Symbol("C_bias", **_pos)
 C_h = sp.Symbol("C_h", **_pos)
 C_conv = sp.Symbol("C_conv", **_pos)
+#: the hidden constants of the O(·) statements: an expression holding one is an O-form
+O_CONSTANTS = frozenset({C_var, C_bias, C_h, C_conv})
 
 
 def tilde(x):

@@ -118,6 +118,45 @@ def test_cli_json_agrees_with_direct_evaluation():
     g = nm.Evaluator(H.g_of_h())(h=np.arange(1001.0), **p).log
     assert g[out["h_star_argmin"]] == g.min()
     assert out["inputs"]["N"] == 10 and out["inputs"]["gamma"] == 0.99
+    assert isinstance(out["recommended_h"], int) and out["recommended_h"] == out["h_star_argmin"]
+    assert isinstance(out["basis"], str) and "\n" not in out["basis"] and "(C.28)" in out["basis"]
+
+
+def test_cli_opens_with_the_recommendation():
+    # erratum E6 at the defaults: both bounds are smallest at h = 0, so the line says so and points on
+    r = run_cli("--eps_f", "0.1", "--eps_v", "1.0")
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.splitlines()[:2]
+    assert first.startswith("recommended h = 0: integer argmin over h = 0..1000 of g(h) of (C.28)")
+    assert "whatever η, δ, L and N" in first and first.endswith("python -m verify.hstar")
+    assert second.startswith("h_star_paper")
+
+
+def test_recommendation_when_the_bounds_argmin_is_positive():
+    # ε_v/ε_f = 10⁸ at γ = 0.6: (C.24)'s γ^h ε_v term falls until its ε_f and h-growing terms take over (bias
+    # bound smallest at h = 13), while (C.16) grows from h = 0; g balances them at h = 10
+    p = {**DEFAULTS, "gamma": 0.6, "L_Qhat": 10.0, "L_r": 0.1, "eps_f": 1e-4, "eps_v": 1e4, "L_f": 0.5, "L_pi": 0.5}
+    h_rec, basis = H.recommendation(1000, **p)
+    assert h_rec == H.h_star_argmin("explicit", 1000, **p) == 10 and not H.bounds_smallest_at_0(1000, **p)
+    assert "worth little" in basis and "whatever" not in basis and basis.endswith("python -m verify.hstar")
+
+
+@settings(max_examples=30, deadline=None)
+@given(eta=st.floats(1e-4, 10.0), eta_L=st.floats(0.0, 0.99), delta=st.floats(1e-3, 1e3), n=st.integers(1, 10**4),
+       g=gam, ef=eps, ev=eps)
+def test_bounds_smallest_at_0_fixes_the_argmin_whatever_eta_delta_L_N(eta, eta_L, delta, n, g, ef, ev):
+    # g of (C.28) increases in b and v (c > 0), whose argmins none of η, δ, L, N moves (N only scales v)
+    p = {**DEFAULTS, "gamma": g, "eps_f": ef, "eps_v": ev}
+    q = {**p, "eta": eta, "delta": delta, "L": eta_L / eta, "N": n}
+    if H.bounds_smallest_at_0(200, **p):
+        assert H.h_star_argmin("explicit", 200, **q) == 0 and H.recommendation(200, **q)[0] == 0
+
+
+def test_bounds_imports_nothing_of_ours_outside_bounds():
+    code = ("import sys, bounds.hstar; print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('verify', 'toy_mdps', 'trainers')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
 
 @pytest.mark.parametrize("args", [

@@ -14,13 +14,19 @@ def lg(name, **p):
     return bounds.evaluate(name, **p).log
 
 
+def geq(b, a) -> bool:
+    """b ≥ a up to rounding; +∞ ≥ +∞ (a bound diverges where γρ ≥ 1: bounds.bias.sup_grad_V)."""
+    return b == a or b >= a - TOL * abs(a)
+
+
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(0, 999), L_f=big_lip, L_pi=big_lip, eps_f=st.floats(0, 1),
        eps_v=st.floats(0, 1), gamma=st.floats(0.5, 0.999))
 def test_increasing_in_h_when_lipschitz_above_one(h, **p):
-    for name in FORMS:
+    # not bias_corrected: its E12 term decays like γ^{h+1}, as the exact-model bias it bounds does
+    for name in (f for f in FORMS if f != "bias_corrected"):
         a, b = lg(name, h=h, **p), lg(name, h=h + 1, **p)
-        assert b >= a - TOL * abs(a), name
+        assert geq(b, a), name
 
 
 @settings(max_examples=40, deadline=None)
@@ -30,7 +36,7 @@ def test_bias_increasing_in_eps(h, eps, deps, **p):
         for key, other in (("eps_f", "eps_v"), ("eps_v", "eps_f")):
             a = lg(name, h=h, **{key: eps, other: 0.3}, **p)
             b = lg(name, h=h, **{key: eps + deps, other: 0.3}, **p)
-            assert b >= a - TOL * abs(a), (name, key)
+            assert geq(b, a), (name, key)
 
 
 @settings(max_examples=30, deadline=None)
@@ -40,7 +46,7 @@ def test_increasing_in_lipschitz_constants(h, x, dx, key):
     eps = dict(eps_f=0.2, eps_v=0.3)
     for name in FORMS:
         a, b = lg(name, h=h, **{key: x}, **eps), lg(name, h=h, **{key: x + dx}, **eps)
-        assert b >= a - TOL * abs(a), (name, key)
+        assert geq(b, a), (name, key)
 
 
 @settings(max_examples=30, deadline=None)

@@ -138,18 +138,19 @@ def log_ratio(full, o_form, **p):
     return nm.Evaluator(full()).log(h=H, **p) - nm.Evaluator(o_form()).log(h=H, **p)
 
 
-@pytest.mark.parametrize("rho, var_slope, bias_slope, var_limit, bias_limit", [
-    (1.0, 0.0, 0.0, 22.2, 2.080),  # ρ = 1: (h+1)^6 and (h+1)^3 are exact powers
-    (1.2, -2.0, -1.0, None, None),  # ρ > 1: the chain is h^4 ρ^{2h} resp. h² ρ^h
-    (0.8, -2.0, -1.0, None, None),  # ρ < 1: h^4 resp. h²
+@pytest.mark.parametrize("rho, gamma, var_slope, bias_slope, var_limit, bias_limit", [
+    (1.0, 0.99, 0.0, 0.0, 22.2, 2.080),  # ρ = 1: (h+1)^6 and (h+1)^3 are exact powers
+    (1.2, 0.8, -2.0, -1.0, None, None),  # ρ > 1: the chain is h^4 ρ^{2h} resp. h² ρ^h
+    (0.8, 0.99, -2.0, -1.0, None, None),  # ρ < 1: h^4 resp. h²
 ])
-def test_corrected_o_forms_have_the_rate_of_the_chain(rho, var_slope, bias_slope, var_limit, bias_limit):
+def test_corrected_o_forms_have_the_rate_of_the_chain(rho, gamma, var_slope, bias_slope, var_limit, bias_limit):
     # corrected (C.16) / corrected (5.1) and corrected (C.24) / corrected (5.3) over h = 1000, 2000,
-    # 4000 (L_π = 0.9, γ = 0.99, ε_f = 0.1, ε_v = 0.2, constants 1): the ratio changes like h^slope,
-    # slope 0 at ρ = 1 (limits 22.2 and 2.080, the O-constants this instance needs), −2 and −1
-    # otherwise. A wrong exponent of ρ̃ or of (h + 1) changes the slope by ≥ 1 (or by ~h log ρ).
+    # 4000 (L_π = 0.9, ε_f = 0.1, ε_v = 0.2, constants 1; γρ < 1, where the corrected (C.24) is finite):
+    # the ratio changes like h^slope, slope 0 at ρ = 1 (limits 22.2 and 2.080, the O-constants this
+    # instance needs), −2 and −1 otherwise. A wrong exponent of ρ̃ or of (h + 1) changes the slope by
+    # ≥ 1 (or by ~h log ρ).
     L_pi = 0.9
-    p = dict(L_f=rho / math.sqrt(1 + L_pi**2), L_pi=L_pi, gamma=0.99, eps_f=0.1, eps_v=0.2)
+    p = dict(L_f=rho / math.sqrt(1 + L_pi**2), L_pi=L_pi, gamma=gamma, eps_f=0.1, eps_v=0.2)
     rv = log_ratio(BV.variance_corrected, BV.variance_printed_corrected, **p)
     rb = log_ratio(BB.bias_corrected, BB.bias_printed_corrected, **p)
     assert np.diff(rv) / np.log(2) == pytest.approx([var_slope] * 2, abs=0.01)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from verify.registry import controls, figure, section
 from verify.section5 import prop5_4, prop5_8  # noqa: F401  (register on import)
-from verify.stats import holm_per_claim
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,8 @@ PAPER = (
     PaperClaim("Prop 5.2", "for Θ ⊆ {‖θ‖ ≤ δ}, T ≥ 4L²: min_t E‖∇J(θ_t)‖² ≤ (4/T)Σ_t[c(2δ b_t + η v_t/2) + b_t² + v_t] "
                "+ (4c/T) E[J(θ_T) − J(θ_1)]", ("prop5.2",), ("E10", "E16")),
     PaperClaim("Prop 5.4", "v_t ≤ O(h⁸ L̃_f^{6h} L̃_π^{4h}/N + γ^{2h} h⁶ L̃_f^{6h} L̃_π^{4h}/N) (5.1), for RP-DP and RP-DR",
-               ("prop5.4", "prop5.4.rate", "prop5.4.exponential", "prop5.4.not-exponential"), ("E1", "E2", "E3", "E4")),
+               ("prop5.4", "prop5.4.growth", "prop5.4.rate", "prop5.4.exponential", "prop5.4.not-exponential"),
+               ("E1", "E2", "E3", "E4")),
     PaperClaim("Prop 5.8", "b_t ≤ O(κ'κ h⁴ L̃_f^{3h} L̃_π^{2h} ε_f + κ' h² γ^h L̃_f^{2h} L̃_π^h ε_v) (5.3)",
                ("prop5.8", "prop5.8.zero-error", "prop5.8.eps_f", "prop5.8.eps_v"), ("E5", "E12", "E13", "E14")),
     PaperClaim("Prop 5.10", "for L_f, L_π < 1: h* = O(W(2(log γ)²)/N + W(⅔(log γ)^{4/3}(ε_v/ε_f)^{2/3}))",
@@ -56,7 +56,7 @@ PAPER = (
          order=90)
 def proof_step_results(quick: bool):
     from verify.appendix_c import proof_step_results as run
-    return holm_per_claim(run(quick))
+    return run(quick)
 
 
 @figure("proof-steps")
@@ -79,7 +79,7 @@ from verify.section5 import prop5_2, prop5_10  # noqa: F401  (register on import
          order=95)
 def proof_chain_results(quick: bool):
     from verify.appendix_c import proof_chain_results as run
-    return holm_per_claim(run(quick))
+    return run(quick)
 
 
 @controls("proof-chains")

@@ -49,6 +49,13 @@ def bound_params(problem, **extra) -> dict:
     return p
 
 
+def corrected_bias_params(problem, **extra) -> dict:
+    """``bound_params`` for the corrected bias chain: L_f the larger of the model's and the true
+    dynamics' constants, since the chain and E12's term differentiate both (``bounds.bias``)."""
+    lip = lipschitz(problem)
+    return bound_params(problem, **{"L_f": max(lip["L_f"], lip["L_fhat"]), **extra})
+
+
 def describe(name: str) -> dict:
     """The instance as a report.json ``instance`` entry: name, constructor arguments, constants."""
     ctor, kwargs, why = SPECS[name]

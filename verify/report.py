@@ -28,6 +28,7 @@ from tqdm import tqdm  # noqa: E402
 
 from verify import claims, instances  # noqa: E402  (claims registers the sections)
 from verify.registry import ordered  # noqa: E402
+from verify.stats import holm_per_claim  # noqa: E402
 from verify.verdict import CheckResult, Control  # noqa: E402
 
 WORD = {True: "holds", False: "**violated**", None: "inconclusive"}
@@ -68,7 +69,17 @@ def _row(r: CheckResult, shared: dict[str, dict]) -> str:
     inst = f"{name}: " + ", ".join(f"{k}={v}" for k, v in own.items()) if own else str(name)
     rel = "≤" if r.direction == "le" else "≥"
     return (f"| {r.form} | {inst} | {_fmt(r.measured)} | [{_fmt(r.ci[0])}, {_fmt(r.ci[1])}] | {rel} {_fmt(r.bound)} "
-            f"| {_fmt(r.tightness)} | {WORD[r.holds]} | {r.note} |")
+            f"| {_fmt(r.tightness)} | {row_word(r)} | {r.note} |")
+
+
+def row_word(r: CheckResult) -> str:
+    """The row's verdict in words, by its kind (``CheckResult``): an O-form row that holds says which
+    constant it needs, one that fails says that no constant works."""
+    if r.kind == "O" and r.holds is False:
+        return "**refuted for every constant**" + (" (boundary defect)" if r.boundary_defect else " (growth)")
+    if r.constant_needed is not None and r.holds is True:
+        return f"not refuted (O-form: constant ≥ {_fmt(r.constant_needed)})"
+    return WORD[r.holds] + ("" if r.holds_fwer == r.holds else f" (family-wise: {WORD[r.holds_fwer]})")
 
 
 def ratio(r: CheckResult) -> float:
@@ -79,8 +90,9 @@ def ratio(r: CheckResult) -> float:
 
 
 def tightest(rows: list[CheckResult]):
-    """The holding row whose measurement comes closest to its bound (largest ``ratio``), or None."""
-    held = [r for r in rows if r.holds is True and math.isfinite(ratio(r))]
+    """The holding row whose measurement comes closest to its bound (largest ``ratio``), or None; an
+    O-form level row cannot fail where its bound is positive, so it shows no power and is left out."""
+    held = [r for r in rows if r.holds is True and r.constant_needed is None and math.isfinite(ratio(r))]
     return max(held, key=ratio) if held else None
 
 
@@ -141,66 +153,98 @@ def _reading(r: CheckResult):
     return r.instance.get("convention") or r.instance.get("reading")
 
 
-def _words(stated: list[CheckResult], fixed: list[CheckResult]) -> str:
-    """The verdict in words of the stated (printed, else explicit) rows and the corrected ones."""
-    if any(r.holds is False for r in stated):
-        if fixed and all(r.holds is True for r in fixed):
-            return "false as printed; holds only in corrected form"
-        if fixed and not any(r.holds is False for r in fixed):
-            return "false as printed; corrected form inconclusive"
+def form_words(rows: list[CheckResult]) -> str:
+    """The verdict in words of one form's rows, from their kinds (family-wise verdicts): refuted for
+    every constant (an O-form whose measured/f grows), false (an explicit inequality violated), a
+    boundary defect only (an O-form's bound is 0 where the measurement is positive), inconclusive, not
+    refuted with the smallest constant the rows need, or holds."""
+    measured = [r for r in rows if r.kind != "identity"]
+    if not measured:
+        return "identities only (not evidence)"
+    bad = [r for r in measured if r.holds_fwer is False]
+    need = [r.constant_needed for r in measured if r.constant_needed is not None and r.holds is True]
+    need_words = f"; smallest constant the rows need: {_fmt(max(need))}" if need else ""
+    if any(r.kind == "O" and not r.boundary_defect for r in bad):
+        return "refuted for every constant (measured/f grows without limit)"
+    if any(r.kind != "O" for r in bad):
         return "false"
-    if any(r.holds is None for r in stated):
+    if bad:
+        return "boundary defect (bound 0 where the measurement is positive); not refuted elsewhere" + need_words
+    if any(r.holds_fwer is None for r in measured):
         return "inconclusive"
+    if need:
+        return "not refuted" + need_words
     return "holds on every instance tried"
 
 
+FORM_ORDER = ("printed", "explicit", "corrected")
+
+
+def _words(rows: list[CheckResult]) -> str:
+    forms = [(f, [r for r in rows if r.form == f]) for f in FORM_ORDER]
+    return "; ".join(f"{f}: {form_words(rs)}" for f, rs in forms if rs) or "not measured"
+
+
+def _strength(r: CheckResult) -> tuple:
+    """Order of exhibits: a growth refutation, then a violated explicit inequality, then a boundary defect;
+    within each the printed form first and the smallest h, i or t."""
+    rank = 0 if r.kind == "O" and not r.boundary_defect else (1 if r.kind != "O" else 2)
+    return (rank, FORM_ORDER.index(r.form) if r.form in FORM_ORDER else 3, *_order(r))
+
+
 def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
-    """One entry per claim of ``claims.PAPER``: verdict in words, smallest counterexample (the
-    violated row of the lowest h, i or t; printed form first) or the closest holding measurement,
-    errata, power."""
+    """One entry per claim of ``claims.PAPER``: verdict in words per form (from the rows' kinds and
+    family-wise verdicts, search rows included), the strongest exhibit against it (``_strength``) or
+    the closest holding measurement, errata, power."""
     out = []
     for pc in claims.PAPER:
-        own = [r for r in results if r.claim in pc.checks and r.form != "identity"]
-        steps = [r for r in results if r.claim in pc.steps and r.form != "identity"]
-        rows = own + steps
-        forms = {f: [r for r in own if r.form == f] for f in ("printed", "explicit", "corrected")}
-        stated = forms["printed"] or forms["explicit"]
-        readings = sorted({str(_reading(r)) for r in stated})
+        mine = lambda r, names: r.claim in names or r.claim.removesuffix(".search") in names
+        own = [r for r in results if mine(r, pc.checks)]
+        steps = [r for r in results if mine(r, pc.steps)]
+        rows = [r for r in own + steps if r.kind != "identity"]
+        readings = sorted({str(_reading(r)) for r in own if _reading(r)})
         if not rows:
             words = "not measured"
-        elif stated and all(_reading(r) for r in stated):
-            fixed = forms["corrected"] if len(readings) == 1 else []
-            words = "; ".join(f"{_words([r for r in stated if str(_reading(r)) == x], fixed)} ({x})" for x in readings)
+        elif readings and all(_reading(r) for r in own if r.form != "corrected"):
+            words = "; ".join(f"{_words([r for r in own if str(_reading(r)) == x or r.form == 'corrected'])} ({x})"
+                              for x in readings)
         else:
-            words = _words(stated, forms["corrected"])
+            words = _words(own)
         if steps:
-            sforms = {f: [r for r in steps if r.form == f] for f in ("printed", "explicit", "corrected")}
-            words += (f"; its proof steps ({', '.join(pc.steps)}): "
-                      f"{_words(sforms['printed'] or sforms['explicit'], sforms['corrected'])}")
-        bad = sorted((r for r in stated if r.holds is False), key=_order)
+            words += f"; its proof steps ({', '.join(pc.steps)}): {_words(steps)}"
+        bad = sorted((r for r in rows if r.holds_fwer is False), key=_strength)
         near = tightest(rows)
         cs, ref = split_controls([c for c in ctrls if c.claim in pc.checks + pc.steps and c.real.holds is True],
                                  rows)
         out.append({"claim": pc.name, "statement": pc.statement, "verdict": words,
                     "counterexample": None if not bad else {"instance": _where(bad[0]), "numbers": _numbers(bad[0]),
-                                                            "form": bad[0].form, "line": bad[0].instance.get("line")},
+                                                            "form": bad[0].form, "kind": bad[0].kind,
+                                                            "line": bad[0].instance.get("line")},
                     "closest": None if near is None else {"instance": _where(near), "numbers": _numbers(near),
                                                           "form": near.form, "ratio": ratio(near)},
                     "errata": list(pc.errata), "tightest_ratio": None if near is None else ratio(near),
                     "tightest_row": None if near is None else f"{near.claim} [{near.form}] on {_where(near)}",
                     "controls_caught": sum(c.caught for c in cs), "controls": len(cs), **_reference(ref),
                     "checks": len(rows), "violated": sum(r.holds is False for r in rows),
-                    "inconclusive": sum(r.holds is None for r in rows)})
+                    "violated_fwer": sum(r.holds_fwer is False for r in rows),
+                    "inconclusive": sum(r.holds is None for r in rows),
+                    "not_refuted_O": sum(r.constant_needed is not None and r.holds is True for r in rows)})
     return out
 
 
 def _answer_md(ans: list[dict], inst: dict[str, dict], power: list[dict]) -> list[str]:
     lines = ["## The answer, claim by claim", "",
-             "Verdicts from the rows below (printed form unless stated; \"holds\" means on every instance tried). "
-             "Counterexample: the violated row with the smallest h, i or t. Closest: the holding row whose "
-             "measurement comes nearest its bound. Power: tightest ratio measured/bound over holding rows, and "
-             "structural controls (the bound with one careless-derivation change) caught / applied.", "",
-             "| claim | statement | verdict | smallest counterexample / closest to the bound | errata | power |",
+             "Verdicts per form, from the kind of statement each row tests (docs/errata.md, \"Readings\"): an "
+             "explicit inequality is false when an interval clears its bound; an O(·) statement is refuted for "
+             "every constant only when measured/f grows without limit inside its hypotheses, has a boundary "
+             "defect where f is 0 and the measurement is not, and is otherwise not refuted, with the smallest "
+             "constant its rows need; identities are not evidence. Violations count family-wise (Holm at 1 % "
+             "per claim, search rows included). Exhibit: the strongest row against the claim (a growth "
+             "refutation, then a violated explicit inequality, then a boundary defect). Closest: the holding "
+             "row whose measurement comes nearest its bound (O-form level rows, which cannot fail, left out). "
+             "Power: that ratio, and structural controls (the bound with one careless-derivation change) "
+             "caught / applied.", "",
+             "| claim | statement | verdict | strongest exhibit / closest to the bound | errata | power |",
              "|---|---|---|---|---|---|"]
     for a in ans:
         if a["counterexample"]:
@@ -215,8 +259,9 @@ def _answer_md(ans: list[dict], inst: dict[str, dict], power: list[dict]) -> lis
             (f"; controls {a['controls_caught']}/{a['controls']}" if a["controls"] else "; no structural controls") + \
             (f" (on a reference instance, not the claim's rows: {a['reference_controls_caught']}/"
              f"{a['reference_controls']})" if a["reference_controls"] else "")
-        lines.append(f"| {a['claim']} | {a['statement']} | {a['verdict']} ({a['checks']} checks, {a['violated']} violated, "
-                     f"{a['inconclusive']} inconclusive) | {ex} | {', '.join(a['errata']) or '—'} | {pw} |")
+        lines.append(f"| {a['claim']} | {a['statement']} | {a['verdict']} ({a['checks']} checks: {a['violated']} violated, "
+                     f"{a['violated_fwer']} family-wise, {a['inconclusive']} inconclusive, {a['not_refuted_O']} O-form "
+                     f"rows not refuted) | {ex} | {', '.join(a['errata']) or '—'} | {pw} |")
     lines += ["", "## Instances", "", "| name | parameters |", "|---|---|"]
     lines += [f"| {name} | {', '.join(f'{k}={v}' for k, v in p.items())} |" for name, p in sorted(inst.items())]
     lines += ["", "## Power (per claim and form)", "",
@@ -290,6 +335,7 @@ def write(out: Path, quick: bool) -> tuple[list[CheckResult], list[str]]:
 
 def _write(out: Path, quick: bool, head: list[str], results: list[CheckResult], ctrls: list[Control],
            body: list, seconds: float) -> None:
+    results = holm_per_claim(results)  # the one place Holm is applied: ``holds_fwer`` per claim
     inst, power, ans = instances_table(results), power_table(results, ctrls), answer(results, ctrls)
     md = head + _answer_md(ans, inst, power) + _summary(results)
     for part in body:

@@ -76,6 +76,8 @@ HORIZON_INF = 100  # h = ∞ is the estimator unrolled 100 steps (verify.section
 H_MAX = 20
 I_MAX = 30
 CAP = 50.0  # log ratio credited to a bound of 0 under a positive measurement
+#: bounds evaluated with L_f = max(L_f, L_f̂): they differentiate both dynamics (``bounds.bias``)
+BOTH_DYNAMICS = ("bias_corrected",)
 
 #: claim -> form -> bound names of ``bounds.EXPRESSIONS`` (the first is the default)
 TARGETS = {
@@ -98,7 +100,7 @@ LQR_VARS = ([Var("d_s", 1, 2, True), Var("d_a", 1, 2, True)] + _mat("A", 2, 2, -
             + _mat("B", 2, 2, -1.5, 1.5) + _mat("K", 2, 2, -1.5, 1.5) + _mat("dA", 2, 2, -0.5, 0.5)
             + _mat("dB", 2, 2, -0.5, 0.5) + _mat("dH", 4, 4, -1.0, 1.0)
             + [Var("sigma", 0.01, 1.0), Var("w1", 0.01, 1.0), Var("w2", 0.01, 1.0), Var("w21", -0.5, 0.5),
-               Var("z1", 0.01, 2.0), Var("z2", 0.01, 2.0), Var("z21", -1.0, 1.0), Var("gamma", 0.5, 0.99),
+               Var("z1", 0.01, 2.0), Var("z2", 0.01, 2.0), Var("z21", -1.0, 1.0), Var("gamma", 0.5, 0.999),
                Var("h", 0, H_MAX + 1, True), Var("beta", 0.0, 1.0), Var("estimator", 0, 1, True)])
 STEP_VARS = ([Var("d_s", 1, 2, True), Var("d_a", 1, 2, True)] + _mat("A", 2, 2, -1.5, 1.5)
              + _mat("B", 2, 2, -1.5, 1.5) + _mat("K", 2, 2, -1.5, 1.5)
@@ -168,7 +170,8 @@ def evaluate_lqr(claim: str, name: str, inst: dict) -> Evaluation:
     else:
         ev = (0.0, 0.0) if math.isinf(h) else eps_v_interval(p, h, p.critic.H.numpy())
         kappa = 1 / math.sqrt(1 - p.gamma)
-        par = lambda e_v: instances.bound_params(p, eps_f=p.eps_f(), eps_v=e_v, kappa=kappa, beta=inst["beta"])
+        params = instances.corrected_bias_params if name in BOTH_DYNAMICS else instances.bound_params
+        par = lambda e_v: params(p, eps_f=p.eps_f(), eps_v=e_v, kappa=kappa, beta=inst["beta"])
         blo, bhi = (float(bounds.evaluate(name, h=h_bound, **par(e)).value) for e in ev)
         measured = m.bias
         ci = widen((measured, measured), measured, (blo, bhi), bhi)
@@ -229,8 +232,11 @@ def _lqr_seed(A, B, K):
             "z1": 0.5, "z2": 0.5, "gamma": 0.9}
 
 
+#: issue 29's counterexample to the corrected bias bound before E12's term was added (h = 0, γ = 0.99)
+_E12_SEED = {**_lqr_seed(0.015, 0.01, -1.5), "sigma": 0.01, "w1": 0.1, "z1": 0.01, "gamma": 0.99, "h": 0, "beta": 0.0}
 FAMILIES = {"lqr": Family(LQR_VARS, lqr_instance, evaluate_lqr, "h",
-                          tuple(_lqr_seed(**instances.SPECS[k][1]) for k in ("lqr-lipschitz>1", "lqr-contracting")),
+                          tuple(_lqr_seed(**instances.SPECS[k][1]) for k in ("lqr-lipschitz>1", "lqr-contracting"))
+                          + (_E12_SEED,),
                           lambda claim, name, inst: monte_carlo_check(claim, inst, name)),
             "step": Family(STEP_VARS, step_instance, evaluate_step, "i",
                            ({"d_s": 1, "d_a": 1, "A00": 0.07, "B00": 0.99, "K00": 0.99, "sigma": 0.01, "i": 2},))}
@@ -583,6 +589,7 @@ def report_row(res: Result) -> CheckResult:
     return CheckResult(r.claim + ".search", r.form, {**r.instance, "h_min": res.h_min, "sub1": res.sub1,
                                                      "ratio": _num(res.best.ratio), "worst_ratio": _num(res.raw_ratio)},
                        r.measured, r.ci, r.bound, direction=r.direction, level=r.level,
+                       kind="O" if res.bound in O_FORMS else r.kind,
                        note=(f"differential evolution + Powell, {res.evaluations} evaluations, seed {res.seed}, "
                              f"{res.wall_s:.0f} s; hypotheses: {hyp}{mc}; reproduce: {res.command()}"))
 

@@ -270,8 +270,9 @@ def p_violated(r) -> float:
 
 def holm(rows: list, alpha: float = 1 - LEVEL) -> list:
     """The rows of one claim with Holm's step-down at family-wise level ``alpha`` applied to their
-    violated verdicts: a violation whose p-value does not pass becomes inconclusive (its note says so);
-    holds and inconclusive rows are unchanged. The family is the list passed in."""
+    violated verdicts: a violation whose p-value does not pass is inconclusive family-wise
+    (``holds_fwer`` None, its note says so); ``holds`` stays the row's own verdict, and holding and
+    inconclusive rows are unchanged. The family is the list passed in."""
     idx = [k for k, r in enumerate(rows) if r.holds is False]
     ps = sorted((p_violated(rows[k]), k) for k in idx)
     m, out, passing = len(rows), list(rows), True
@@ -280,7 +281,7 @@ def holm(rows: list, alpha: float = 1 - LEVEL) -> list:
         if not passing:
             r = replace(rows[k], note=(rows[k].note + "; " if rows[k].note else "")
                         + f"violation not significant at family-wise level {alpha:g} (Holm over {m} rows, p = {p:.2g})")
-            r.holds = None
+            r.holds_fwer = None
             out[k] = r
     return out
 

@@ -1,5 +1,6 @@
 """python -m verify.report: its files, its summary, and what a failing section leaves behind."""
 import json
+import math
 
 import pytest
 
@@ -50,9 +51,28 @@ def test_report_keeps_every_section_that_ran_and_names_the_one_that_failed(tmp_p
     # the one-page answer opens the report: Prop 5.4 printed violated, corrected holds
     assert md.index("## The answer, claim by claim") < md.index("## Summary")
     ans = {a["claim"]: a for a in doc["answer"]}
-    assert ans["Prop 5.4"]["verdict"] == "false as printed; holds only in corrected form"
+    assert ans["Prop 5.4"]["verdict"] == "printed: false; corrected: holds on every instance tried"
     assert ans["Prop 5.4"]["counterexample"]["instance"] == "toy (h = 0)"
     assert ans["Prop 5.8"]["verdict"] == "not measured"
+
+
+def test_answer_words_follow_the_kinds():
+    """An O-form is refuted for every constant only by growth; a zero bound is a boundary defect; a
+    violation at constant 1 is a number (the constant needed); Holm decides the family-wise words."""
+    row = lambda m, ci, b, **kw: CheckResult("prop5.4", "printed", {"h": 1}, m, ci, b, **kw)
+    level = row(5.0, (4.0, 6.0), 2.0, kind="O")
+    assert level.holds is True and level.constant_needed == 3.0
+    assert report.form_words([level]) == "not refuted; smallest constant the rows need: 3"
+    defect = row(5.0, (4.0, 6.0), 0.0, kind="O")
+    assert defect.holds is False and defect.boundary_defect
+    assert report.form_words([level, defect]).startswith("boundary defect")
+    growth = row(0.5, (0.5, 0.5), 0.0, kind="O", statistic="growth")
+    assert report.form_words([level, defect, growth]) == "refuted for every constant (measured/f grows without limit)"
+    assert report.form_words([row(5.0, (4.0, 6.0), 2.0)]) == "false"
+    assert row(5.0, (4.0, math.inf), 2.0, kind="O").holds is None
+    weak = row(1.0, (0.001, 1.999), 0.0)
+    fam = report.holm_per_claim([weak] + [row(0.0, (-0.1, 0.1), 1.0)] * 3)
+    assert fam[0].holds is False and fam[0].holds_fwer is None and report.form_words(fam) == "inconclusive"
 
 
 def test_a_failing_last_section_still_reaches_report_md(tmp_path, monkeypatch):

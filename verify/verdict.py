@@ -24,6 +24,16 @@ from typing import Any, Optional
 #: the forms a check can take; "identity" marks a row that cannot fail (an algebraic truth checked
 #: numerically), counted apart from the measurements
 FORMS = ("printed", "explicit", "corrected", "identity")
+#: the kind of statement a row tests, which decides what refutes it (``CheckResult``):
+#: "explicit" (every constant stated), "O" (a hidden constant), "identity", "qualitative" (an ordering,
+#: a sign, a monotonicity)
+KINDS = ("explicit", "O", "identity", "qualitative")
+#: what an O-form row measures: its "level" (measured against the bound with the hidden constant read
+#: as 1) or the "growth" of measured/f (a slope of log(measured/f), refuting every constant when > 0)
+STATISTICS = ("level", "growth")
+#: an O-form bound at most this is a zero of f: the rounding of the closed forms (an unbiased case
+#: comes out of them as b ≈ 6e-17), which exact rows add to their bound
+ZERO_BOUND = 1e-12
 
 
 class Verdict(Enum):
@@ -61,6 +71,15 @@ class CheckResult:
     "explicit", "corrected" or "identity" (cannot fail: not a measurement), ``instance`` describes the MDP and parameters, ``measured`` is the
     point estimate, ``ci`` its confidence interval at ``level``, ``bound`` the bound's value and
     ``tightness`` = bound / measured (how loose the bound is; inf where measured is 0).
+
+    ``kind`` (``KINDS``; default "identity" for that form, else "explicit") decides the verdict. An
+    explicit row holds, is violated or is inconclusive by its interval against the bound. An O-form
+    "level" row compares the measurement with the bound at hidden constant 1, which no constant can
+    refute unless the bound is 0 there (≤ ``ZERO_BOUND``: a *boundary defect*): it is violated only then, and otherwise
+    holds ("not refuted") with ``constant_needed`` = the interval's upper end over the bound, the
+    smallest constant this row requires (inconclusive where that end is infinite). An O-form "growth" row is a slope of log(measured/f) against
+    0 and takes the interval verdict: a positive slope inside the hypotheses refutes every constant.
+    ``holds_fwer`` is the family-wise verdict (``stats.holm``); ``holds`` is always the row's own.
     """
 
     claim: str
@@ -72,15 +91,36 @@ class CheckResult:
     direction: str = "le"
     level: float = 0.99
     note: str = ""
+    kind: str = ""
+    statistic: str = "level"
     holds: Optional[bool] = field(init=False)
+    holds_fwer: Optional[bool] = field(init=False)
     tightness: float = field(init=False)
+    constant_needed: Optional[float] = field(init=False)
 
     def __post_init__(self):
         if self.form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {self.form!r}")
+        self.kind = self.kind or ("identity" if self.form == "identity" else "explicit")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"statistic must be one of {STATISTICS}, got {self.statistic!r}")
         self.ci = (float(self.ci[0]), float(self.ci[1]))
         self.holds = verdict(self.ci[0], self.ci[1], self.bound, self.direction).value
+        self.constant_needed = None
+        if self.kind == "O" and self.statistic == "level" and self.direction == "le":
+            zero = self.bound <= ZERO_BOUND
+            self.constant_needed = math.inf if zero and self.holds is False else self.ci[1] / max(self.bound, 1e-300)
+            if not zero:  # some constant ≥ constant_needed works (none is known without an upper limit)
+                self.holds = True if math.isfinite(self.ci[1]) else None
+        self.holds_fwer = self.holds
         self.tightness = self.bound / self.measured if self.measured else math.inf
+
+    @property
+    def boundary_defect(self) -> bool:
+        """An O-form level row whose bound is 0 where the measurement is positive: no constant works."""
+        return self.kind == "O" and self.statistic == "level" and self.holds is False
 
     @property
     def verdict(self) -> Verdict:
@@ -89,6 +129,9 @@ class CheckResult:
     def describe(self) -> str:
         """One line for an xfail reason or a log: instance, measurement with CI, bound."""
         word = {True: "holds", False: "VIOLATED", None: "inconclusive"}[self.holds]
+        if self.constant_needed is not None and self.holds is not None:
+            word = ("VIOLATED for every constant (boundary defect)" if self.holds is False else
+                    f"not refuted (O-form; constant needed {self.constant_needed:.4g})")
         rel = "<=" if self.direction == "le" else ">="
         return (f"{self.claim} [{self.form}] {word}: measured {self.measured:.4g} "
                 f"({self.level:.0%} CI [{self.ci[0]:.4g}, {self.ci[1]:.4g}]) {rel} bound {self.bound:.4g} "
@@ -121,9 +164,10 @@ def require(r: CheckResult) -> None:
 
 @dataclass(frozen=True)
 class Recorded:
-    """An expected failure as it was measured: its verdict (False violated, None inconclusive),
-    the measured value and the bound, reproduced within relative tolerance ``rtol`` (fixed seeds:
-    a change beyond it means the measurement changed)."""
+    """A row as it was measured: its verdict (False violated, None inconclusive, True holds — an
+    O-form row that is not refuted, or any holding row pinned as tightly as a failing one), the
+    measured value and the bound, reproduced within relative tolerance ``rtol`` (fixed seeds: a change
+    beyond it means the measurement changed)."""
 
     holds: Optional[bool]
     measured: float
@@ -131,11 +175,11 @@ class Recorded:
     rtol: float = 1e-3
 
     @property
-    def raises(self) -> type:
-        return RAISES[self.holds]
+    def raises(self) -> Optional[type]:
+        return RAISES.get(self.holds)
 
     def reason(self) -> str:
-        word = {False: "violated", None: "inconclusive"}[self.holds]
+        word = {True: "holds", False: "violated", None: "inconclusive"}[self.holds]
         return f"recorded {word}: measured {self.measured:.6g} against bound {self.bound:.6g} (rtol {self.rtol:g})"
 
     def check(self, r: CheckResult) -> None:

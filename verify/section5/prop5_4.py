@@ -31,6 +31,7 @@ constants (``verify.instances.bound_params``); the printed form's O-constant is 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,13 +39,15 @@ from typing import Callable
 
 import numpy as np
 
+import bounds
 from bounds import variance as BV
 from bounds.numeric import Evaluator
 from bounds.symbols import h as H_SYMBOL
+from toy_mdps.cosine import CosineLinear
 from verify import instances, measure
 from verify.mutations import changes
 from verify.registry import controls, figure, section, worst
-from verify.stats import LEVEL, Tail, holm_per_claim, log_slope, log_variance_slope_ci, tail, tail_note
+from verify.stats import LEVEL, Tail, log_slope, log_variance_slope_ci, tail, tail_note
 from verify.verdict import CheckResult, Control
 
 #: bound name -> (form, sympy expression builder)
@@ -54,6 +57,8 @@ BOUNDS: dict[str, tuple[str, Callable]] = {
     "(C.16) corrected": ("corrected", BV.variance_corrected),
     "(5.1) corrected": ("corrected", BV.variance_printed_corrected),
 }
+#: "O" for the forms with a hidden constant (``bounds.kind``): their level rows refute only where the bound is 0
+KIND = {name: bounds.kind(fn()) for name, (_, fn) in BOUNDS.items()}
 H_MAX = 20  # the bound sweep h = 0..20 of the issue
 #: growth per step (log scale) below which log v_t counts as not exponential: 2% per step
 FLAT = 0.02
@@ -137,7 +142,7 @@ def bound_check(inst: str, estimator: str, name: str, quick: bool, h_min: int = 
         (f"; bound scaled by {scale:.3g}" if scale != 1 else "") + (f"; control: {change}" if change else "")
     return worst([CheckResult("prop5.4", BOUNDS[name][0], _instance(inst, estimator, bound=name, N=1, h=h),
                               measured=c.v[c.hs.index(h)], ci=(c.low[c.hs.index(h)], c.high[c.hs.index(h)]),
-                              bound=float(bound[k]), level=LEVEL, note=note)
+                              bound=float(bound[k]), level=LEVEL, note=note, kind=KIND[name])
                   for k, h in enumerate(hs)])
 
 
@@ -183,7 +188,8 @@ def rate_check(inst: str, estimator: str, name: str, quick: bool, change: str = 
     if change:
         note += f"; control: {change}"
     return CheckResult("prop5.4.rate", BOUNDS[name][0], _instance(inst, estimator, bound=name, window=list(window)),
-                       measured=slope, ci=(lo, hi), bound=bslope, level=LEVEL, note=note)
+                       measured=slope, ci=(lo, hi), bound=bslope, level=LEVEL, note=note, kind=KIND[name],
+                       statistic="growth")
 
 
 def rate_scaled_below(inst: str, estimator: str, name: str, quick: bool,
@@ -208,6 +214,54 @@ def growth_check(inst: str, estimator: str, quick: bool, exponential: bool,
     return CheckResult("prop5.4.not-exponential", "explicit", _instance(inst, estimator, window=list(window)), slope,
                        (lo, hi), bound=FLAT, level=LEVEL,
                        note=f"rate of log v_t at most {FLAT} per step: not exponential; {tails}")
+
+
+#: erratum E1's closed loop (A + BK = 1.3455) with L_f = 0.981, L_π = 0.955 < 1 (so L̃ = 1 in (5.1)) and a
+#: 1-Lipschitz bounded reward: ``toy_mdps.cosine``, whose v_t is exact
+COSINE = CosineLinear(A=0.69, B=0.69, K=0.95, sigma=0.1, c=0.1, gamma=0.99)
+COSINE_HS = (10, 20, 40, 80, 160)
+
+
+def cosine_bound(name: str, h) -> np.ndarray:
+    """A bound of ``BOUNDS`` on the cosine toy at its exact constants (e = 2L_θ as ``instances.bound_params``), N = 1."""
+    lip = COSINE.lipschitz()
+    return Evaluator(BOUNDS[name][1]())(h=np.asarray(h, dtype=float), gamma=COSINE.gamma, N=1.0, e=2 * lip["L_theta"],
+                                       C_var=1.0, **lip).value
+
+
+def cosine_instance(**more) -> dict:
+    lip = COSINE.lipschitz()
+    return {"mdp": "cosine-linear", **{k: getattr(COSINE, k) for k in ("A", "B", "K", "sigma", "c", "gamma")},
+            "closed loop": COSINE.closed_loop, "L_f": round(lip["L_f"], 4), "L_pi": round(lip["L_pi"], 4),
+            "estimator": "dp (exact model)", **more}
+
+
+def unbounded_ratio_check(name: str) -> CheckResult:
+    """The O-form's refutation for every constant: the slope of log(v_t/f) over h = 80…160 on the cosine
+    toy, exact, against 0 (a ratio that keeps growing inside the hypotheses bounds no constant)."""
+    hs = np.array(COSINE_HS)
+    log_ratio = np.log([COSINE.variance(int(h)) for h in hs]) - np.log(cosine_bound(name, hs))
+    slope = float((log_ratio[-1] - log_ratio[-2]) / (hs[-1] - hs[-2]))
+    rate = 2 * math.log(COSINE.gamma * COSINE.closed_loop)
+    need = max(COSINE.variance(h) / float(cosine_bound(name, h)) for h in range(1, hs[-1] + 1))
+    return CheckResult("prop5.4.growth", BOUNDS[name][0],
+                       cosine_instance(bound=name, **{f"log(v/f) at h = {h}": round(float(x), 3)
+                                                      for h, x in zip(hs, log_ratio)}),
+                       slope, (slope, slope), 0.0, level=1.0, kind="O", statistic="growth",
+                       note=f"exact (toy_mdps.cosine); slope of log(v_t/f) over h = {hs[-2]}…{hs[-1]}; "
+                            f"2 log(γ(A + BK)) = {rate:.4f}; sup over h = 1…{hs[-1]} of v_t/f: {need:.4g}")
+
+
+def cosine_level_check(name: str) -> CheckResult:
+    """v_t ≤ bound(h) on the cosine toy, exact, over ``COSINE_HS``; the deciding row."""
+    return worst([CheckResult("prop5.4", BOUNDS[name][0], cosine_instance(bound=name, N=1, h=h), COSINE.variance(h),
+                              (COSINE.variance(h),) * 2, float(cosine_bound(name, h)), level=1.0, kind=KIND[name],
+                              note="exact (toy_mdps.cosine)") for h in COSINE_HS])
+
+
+def cosine_checks(quick: bool) -> list[CheckResult]:
+    return ([unbounded_ratio_check(n) for n in BOUNDS if KIND[n] == "O"]
+            + [cosine_level_check(n) for n in BOUNDS if KIND[n] == "explicit"])
 
 
 EXPANDING = ("sine-expanding",)
@@ -265,8 +319,8 @@ def scaling_controls(quick: bool) -> list[CheckResult]:
 
 @section("prop5.4", "Proposition 5.4: gradient variance", order=20)
 def results(quick: bool) -> list[CheckResult]:
-    """Every row, violated verdicts at family-wise level 1 − LEVEL per claim (Holm)."""
-    return holm_per_claim(bound_checks(quick) + rate_checks(quick) + growth_checks(quick))
+    """Every row (Holm's family-wise verdicts are added once, by ``verify.report``)."""
+    return bound_checks(quick) + rate_checks(quick) + growth_checks(quick) + cosine_checks(quick)
 
 
 @controls("prop5.4")

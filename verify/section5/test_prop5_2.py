@@ -18,12 +18,14 @@ FREE, PROJ = prop5_2.DELTAS
 PAIRS = prop5_2.QUICK.pairs()
 
 #: (name, H, T) -> recorded verdict, measured, bound of the projected experiment where it does not hold
+#: with the constants stated
 PROJECTED = {
     ("prop5.2", 60, 16): Recorded(False, 0.38, 0.1071, rtol=1e-2),
     ("prop5.2", 60, 64): Recorded(False, 0.38, 0.1493, rtol=1e-2),
     ("prop5.2 corrected", 60, 64): Recorded(False, 0.38, 0.2248, rtol=1e-2),
-    ("cor5.12", 60, 16): Recorded(False, 0.38, 0.2802, rtol=1e-2),
-    ("cor5.12", 60, 64): Recorded(False, 0.38, 0.1831, rtol=1e-2),
+    # O-form (C_conv hidden): not refuted, the constant 1 is too small by 0.38/bound
+    ("cor5.12", 60, 16): Recorded(True, 0.38, 0.2802, rtol=1e-2),
+    ("cor5.12", 60, 64): Recorded(True, 0.38, 0.1831, rtol=1e-2),
     ("cor5.12 explicit", 60, 16): Recorded(False, 0.38, 0.118, rtol=1e-2),
     ("cor5.12 explicit", 60, 64): Recorded(False, 0.38, 0.2288, rtol=1e-2),
 }
@@ -62,7 +64,7 @@ def test_projected_recorded(key):
 
 def test_holm_keeps_the_projected_violations():
     rows = [r for r in prop5_2.results(QUICK) if r.claim.endswith("-projected")]
-    assert sum(r.holds is False for r in rows) == len(PROJECTED)
+    assert sum(r.holds is False for r in rows) == sum(rec.holds is False for rec in PROJECTED.values())
 
 
 @pytest.mark.parametrize("name", list(prop5_2.BOUNDS))
@@ -71,7 +73,10 @@ def test_negative_control_bias_terms_removed(name):
     where the truncation bias carries the bound (the check can fail)."""
     T = dict(prop5_2.QUICK.Ts)[5][-1]
     r = prop5_2.check(name, 5, T, PROJ, QUICK, drop=("b",))
-    assert r.holds is False, r.describe()
+    if r.kind == "O":  # Cor 5.12 printed: its O(1/√T) term absorbs the loss for a larger constant
+        assert r.holds is True and r.constant_needed > 1, r.describe()
+    else:
+        assert r.holds is False, r.describe()
 
 
 def test_step_sizes_satisfy_the_hypotheses():

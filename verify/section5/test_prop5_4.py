@@ -63,10 +63,14 @@ def test_every_recorded_case_is_measured():
 @pytest.mark.parametrize("inst,est", RUNS)
 @pytest.mark.parametrize("name", list(prop5_4.BOUNDS))
 def test_bound_scaling_control(inst, est, name):
-    """Scaling control (not structural): each bound, scaled to half the measurement where it is
-    tightest, is caught."""
+    """Scaling control (not structural): each explicit bound, scaled to half the measurement where it
+    is tightest, is caught; an O-form is not, since a constant factor is what its O(·) allows (the row
+    then needs a constant ≥ 2, or is inconclusive where the interval has no upper end)."""
     r = prop5_4.scaled_below(inst, est, name, QUICK)
-    assert r.holds is False, r.describe()
+    if prop5_4.KIND[name] == "O":
+        assert r.holds is not False and r.constant_needed >= 2 - 1e-9, r.describe()
+    else:
+        assert r.holds is False, r.describe()
 
 
 #: (instance, estimator, bound, window): every row of ``prop5_4.rate_checks``

@@ -215,9 +215,13 @@ def test_printed_critic_dependence_at_h0(est):
 
 @pytest.mark.parametrize("name", ["(5.3)", "(C.24)", "(C.24) corrected"])
 def test_model_error_negative_control(name):
-    """The ε_f part of each bound scaled below the measured shift (× 1e-6) is caught at h = 10."""
+    """The ε_f part of each explicit bound scaled below the measured shift (× 1e-6) is caught at h = 10;
+    the O-form (5.3) is not (a constant factor is what its O(·) allows), its row needing a constant > 1."""
     r = prop5_8.sensitivity_check(name, "f", "dp", 0.5, 10, QUICK, scale=1e-6)
-    assert r.holds is False, r.describe()
+    if prop5_8.KIND[name] == "O":
+        assert r.holds is True and r.constant_needed > 1, r.describe()
+    else:
+        assert r.holds is False, r.describe()
 
 
 @pytest.mark.parametrize("name", ["(C.24)", "(C.24) corrected", "(5.3) corrected"])

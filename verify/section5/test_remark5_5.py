@@ -20,19 +20,30 @@ from verify.verdict import Recorded, expect
 
 # Recorded per exact case (sine-expanding, L_f = 3, γ = 0.9, RP-DP, β = 0, 2500 samples per arm):
 # verdict (False violated, None inconclusive), measured value and bound (``verdict.Recorded``).
+# The arms are networks trained on an expanding toy, which amplifies the float differences between
+# CPUs: on an AMD EPYC (2026-12-08) every verdict reproduced, the violated rows' numbers within 45 %
+# (the ratio at h = 5: 0.4893 for 0.5257), the inconclusive ones (no interval) not at all. So the
+# verdict is pinned exactly, a violated row's number within ``CPU_RTOL``, an inconclusive one's not.
+CPU_RTOL = 0.5
+
+
+def rec(holds, measured, bound) -> Recorded:
+    return Recorded(holds, measured, bound, rtol=CPU_RTOL if holds is False else math.inf)
+
+
 # Every row at h ≥ 8 is inconclusive: a learned arm's variance there rests on 2–36 effective samples
 # (``stats.tail``), so it gets no interval. At h ≤ 5 every arm's variance rests on > 200.
 # Measured ratio v[vanilla] / v[arm] ≥ 1 (99 % paired BCa): at h = 5, SN raises the variance.
 RATIO = {
-    ('sn', 5): Recorded(False, 0.525689, 1.0),
-    ('sn', 10): Recorded(None, 0.213017, 1.0),
-    ('sn', 15): Recorded(None, 0.214067, 1.0),
-    ('sn-model', 5): Recorded(False, 0.831579, 1.0),
-    ('sn-model', 10): Recorded(None, 1.42035, 1.0),
-    ('sn-model', 15): Recorded(None, 1.89432, 1.0),
-    ('sn-policy', 5): Recorded(False, 0.634960, 1.0),
-    ('sn-policy', 10): Recorded(None, 0.726157, 1.0),
-    ('sn-policy', 15): Recorded(None, 0.364220, 1.0),
+    ('sn', 5): rec(False, 0.525689, 1.0),
+    ('sn', 10): rec(None, 0.213017, 1.0),
+    ('sn', 15): rec(None, 0.214067, 1.0),
+    ('sn-model', 5): rec(False, 0.831579, 1.0),
+    ('sn-model', 10): rec(None, 1.42035, 1.0),
+    ('sn-model', 15): rec(None, 1.89432, 1.0),
+    ('sn-policy', 5): rec(False, 0.634960, 1.0),
+    ('sn-policy', 10): rec(None, 0.726157, 1.0),
+    ('sn-policy', 15): rec(None, 0.364220, 1.0),
 }
 MODERATE, LARGE = remark5_5.QUICK.windows
 
@@ -44,21 +55,21 @@ def _name(window) -> str:
 # Measured rate[vanilla] − rate[arm] ≥ 0: over h = 1…5 SN on both or on the model alone raises the
 # growth rate; SN on the policy alone lowers it (holds: 0.0112 [0.0031, 0.0183]).
 RATE = {
-    ('sn', MODERATE): Recorded(False, -0.0436208, 0.0),
-    ('sn-model', MODERATE): Recorded(False, -0.0534723, 0.0),
+    ('sn', MODERATE): rec(False, -0.0436208, 0.0),
+    ('sn-model', MODERATE): rec(False, -0.0534723, 0.0),
     ('sn-policy', MODERATE): None,
-    ('sn', LARGE): Recorded(None, -0.162957, 0.0),
-    ('sn-model', LARGE): Recorded(None, 0.0599505, 0.0),
-    ('sn-policy', LARGE): Recorded(None, -0.111744, 0.0),
+    ('sn', LARGE): rec(None, -0.162957, 0.0),
+    ('sn-model', LARGE): rec(None, 0.0599505, 0.0),
+    ('sn-policy', LARGE): rec(None, -0.111744, 0.0),
 }
 # The remark's literal "avoid exponentially increasing gradient variance", per arm.
 FLAT = {
-    ('sn', MODERATE): Recorded(False, 1.23119, 0.02),
-    ('sn-model', MODERATE): Recorded(False, 1.24104, 0.02),
-    ('sn-policy', MODERATE): Recorded(False, 1.17639, 0.02),
-    ('sn', LARGE): Recorded(None, 0.806235, 0.02),
-    ('sn-model', LARGE): Recorded(None, 0.583328, 0.02),
-    ('sn-policy', LARGE): Recorded(None, 0.755023, 0.02),
+    ('sn', MODERATE): rec(False, 1.23119, 0.02),
+    ('sn-model', MODERATE): rec(False, 1.24104, 0.02),
+    ('sn-policy', MODERATE): rec(False, 1.17639, 0.02),
+    ('sn', LARGE): rec(None, 0.806235, 0.02),
+    ('sn-model', LARGE): rec(None, 0.583328, 0.02),
+    ('sn-policy', LARGE): rec(None, 0.755023, 0.02),
 }
 
 
@@ -164,33 +175,33 @@ def test_sn_per_sample_grads_match_loop():
 # FLAT, and every row at h ≥ 8 is open on a heavy tail (the vanilla arm's largest sample 8–10 % of v̂).
 FULL_MODERATE, FULL_LARGE = remark5_5.FULL.windows
 FULL_RATIO = {
-    ('sn', 5): Recorded(False, 0.516892, 1.0),
-    ('sn', 10): Recorded(None, 0.480190, 1.0),
-    ('sn', 15): Recorded(None, 0.0107629, 1.0),
-    ('sn-model', 5): Recorded(False, 0.820994, 1.0),
-    ('sn-model', 10): Recorded(None, 1.12898, 1.0),
-    ('sn-model', 15): Recorded(None, 0.805104, 1.0),
-    ('sn-policy', 5): Recorded(False, 0.636238, 1.0),
-    ('sn-policy', 10): Recorded(None, 0.512921, 1.0),
-    ('sn-policy', 15): Recorded(None, 0.427217, 1.0),
+    ('sn', 5): rec(False, 0.516892, 1.0),
+    ('sn', 10): rec(None, 0.480190, 1.0),
+    ('sn', 15): rec(None, 0.0107629, 1.0),
+    ('sn-model', 5): rec(False, 0.820994, 1.0),
+    ('sn-model', 10): rec(None, 1.12898, 1.0),
+    ('sn-model', 15): rec(None, 0.805104, 1.0),
+    ('sn-policy', 5): rec(False, 0.636238, 1.0),
+    ('sn-policy', 10): rec(None, 0.512921, 1.0),
+    ('sn-policy', 15): rec(None, 0.427217, 1.0),
 }
 FULL_RATE = {
-    ('sn', FULL_MODERATE): Recorded(False, -0.0516421, 0.0),
-    ('sn-model', FULL_MODERATE): Recorded(False, -0.0607040, 0.0),
+    ('sn', FULL_MODERATE): rec(False, -0.0516421, 0.0),
+    ('sn-model', FULL_MODERATE): rec(False, -0.0607040, 0.0),
     ('sn-policy', FULL_MODERATE): None,
-    ('sn', FULL_LARGE): Recorded(None, -0.289200, 0.0),
-    ('sn-model', FULL_LARGE): Recorded(None, 0.0254396, 0.0),
-    ('sn-policy', FULL_LARGE): Recorded(None, -0.0790552, 0.0),
+    ('sn', FULL_LARGE): rec(None, -0.289200, 0.0),
+    ('sn-model', FULL_LARGE): rec(None, 0.0254396, 0.0),
+    ('sn-policy', FULL_LARGE): rec(None, -0.0790552, 0.0),
 }
 FULL_FLAT = {
-    ('vanilla', FULL_MODERATE): Recorded(False, 1.20812, 0.02),
-    ('sn', FULL_MODERATE): Recorded(False, 1.25976, 0.02),
-    ('sn-model', FULL_MODERATE): Recorded(False, 1.26883, 0.02),
-    ('sn-policy', FULL_MODERATE): Recorded(False, 1.19607, 0.02),
-    ('vanilla', FULL_LARGE): Recorded(None, 0.758842, 0.02),
-    ('sn', FULL_LARGE): Recorded(None, 1.04804, 0.02),
-    ('sn-model', FULL_LARGE): Recorded(None, 0.733403, 0.02),
-    ('sn-policy', FULL_LARGE): Recorded(None, 0.837898, 0.02),
+    ('vanilla', FULL_MODERATE): rec(False, 1.20812, 0.02),
+    ('sn', FULL_MODERATE): rec(False, 1.25976, 0.02),
+    ('sn-model', FULL_MODERATE): rec(False, 1.26883, 0.02),
+    ('sn-policy', FULL_MODERATE): rec(False, 1.19607, 0.02),
+    ('vanilla', FULL_LARGE): rec(None, 0.758842, 0.02),
+    ('sn', FULL_LARGE): rec(None, 1.04804, 0.02),
+    ('sn-model', FULL_LARGE): rec(None, 0.733403, 0.02),
+    ('sn-policy', FULL_LARGE): rec(None, 0.837898, 0.02),
 }
 
 
