@@ -193,9 +193,10 @@ def g_evaluator(form="explicit"):
 
 
 def h_star_argmin(form="explicit", h_max=1000, **p):
-    """The integer h in [0, h_max] minimising g(h) of (C.28) (or the corrected g); smallest on ties."""
-    hs = np.arange(h_max + 1, dtype=float)
-    return int(np.argmin(g_evaluator(form).log(**{**p, "h": hs})))
+    """The integer h in [0, h_max] minimising g(h) of (C.28) (or the corrected g); smallest on ties;
+    None where g is +∞ at every h (the corrected bias bound where γρ ≥ 1, ``bounds.bias.sup_grad_V``)."""
+    log_g = g_evaluator(form).log(**{**p, "h": np.arange(h_max + 1, dtype=float)})
+    return None if np.all(np.isposinf(log_g)) else int(np.argmin(log_g))
 
 
 @lru_cache(maxsize=None)
@@ -366,7 +367,8 @@ def main(argv=None):
                                   "h_star_argmin", "h_star_argmin_corrected",
                                   "prefactor_h1", "prefactor_h2", "c")]
     for k, val in rows:
-        txt = f"[{val[0]:.6g}, {val[1]:.6g}]" if isinstance(val, list) else f"{val:.6g}"
+        txt = (f"[{val[0]:.6g}, {val[1]:.6g}]" if isinstance(val, list) else
+               "none (g = +inf at every h: gamma * rho >= 1)" if val is None else f"{val:.6g}")
         print(f"{k:<24} {txt}")
     print("inputs: " + ", ".join(f"{k}={val}" for k, val in rep["inputs"].items()))
     return 0

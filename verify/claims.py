@@ -24,7 +24,8 @@ class PaperClaim:
 
 PAPER = (
     PaperClaim("Prop 5.2", "for Θ ⊆ {‖θ‖ ≤ δ}, T ≥ 4L²: min_t E‖∇J(θ_t)‖² ≤ (4/T)Σ_t[c(2δ b_t + η v_t/2) + b_t² + v_t] "
-               "+ (4c/T) E[J(θ_T) − J(θ_1)]", ("prop5.2",), ("E10", "E16")),
+               "+ (4c/T) E[J(θ_T) − J(θ_1)] (η free as printed; E10(d))", ("prop5.2",), ("E10", "E16"),
+               steps=("C.5",)),
     PaperClaim("Prop 5.4", "v_t ≤ O(h⁸ L̃_f^{6h} L̃_π^{4h}/N + γ^{2h} h⁶ L̃_f^{6h} L̃_π^{4h}/N) (5.1), for RP-DP and RP-DR",
                ("prop5.4", "prop5.4.growth", "prop5.4.rate", "prop5.4.exponential", "prop5.4.not-exponential"),
                ("E1", "E2", "E3", "E4")),
@@ -39,7 +40,8 @@ PAPER = (
                ()),
     PaperClaim("Remark 5.9", "sample start states from ν at h = 0, from ζ at h = ∞, from a mixture for finite h",
                ("remark5.9",), ("E13",)),
-    PaperClaim("Remark 5.11", "h* is positive and increases with ε_v/ε_f", ("remark5.11",), ()),
+    PaperClaim("Remark 5.11", "h* is positive and increases with ε_v/ε_f",
+               ("remark5.11", "remark5.11.best-positive", "remark5.11.positive"), ("E6",)),
     PaperClaim("Lemma C.1", "E‖dâ_i/dθ − dā_i/dθ‖ ≤ L̃_π^i L̃_f^i (e + 2L_θ i + 4L̃_θ i² L̃_π^i L̃_f^i), and the state "
                "deviation ≤ [2L_f K̂(i−1) + (C.18)]·i·L̃_f^i", ("lemmaC.1",), ("E3",)),
     PaperClaim("Lemma C.2", "E[∇_θ V^π(s_h)] = E_{σ̄}[∂Q/∂a·da_h/dθ + ∂Q/∂s·ds_h/dθ] (C.27), σ̄ of (C.25)–(C.26)",

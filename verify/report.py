@@ -181,8 +181,19 @@ FORM_ORDER = ("printed", "explicit", "corrected")
 
 
 def _words(rows: list[CheckResult]) -> str:
-    forms = [(f, [r for r in rows if r.form == f]) for f in FORM_ORDER]
-    return "; ".join(f"{f}: {form_words(rs)}" for f, rs in forms if rs) or "not measured"
+    """Per form, and within a form per kind where both an explicit and an O-form bound are tested."""
+    parts = []
+    for f in FORM_ORDER:
+        rs = [r for r in rows if r.form == f and r.kind != "identity"]
+        kinds = [k for k in ("explicit", "O", "qualitative") if any(r.kind == k for r in rs)]
+        if len(kinds) > 1:
+            parts += [f"{f} ({KIND_WORD[k]}): {form_words([r for r in rs if r.kind == k])}" for k in kinds]
+        elif rs:
+            parts.append(f"{f}: {form_words(rs)}")
+    return "; ".join(parts) or "not measured"
+
+
+KIND_WORD = {"explicit": "explicit inequality", "O": "O-form", "qualitative": "qualitative"}
 
 
 def _strength(r: CheckResult) -> tuple:
@@ -211,7 +222,8 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
         else:
             words = _words(own)
         if steps:
-            words += f"; its proof steps ({', '.join(pc.steps)}): {_words(steps)}"
+            words += "; its proof steps: " + "; ".join(
+                f"{c} {_words([r for r in steps if mine(r, (c,))])}" for c in pc.steps if any(mine(r, (c,)) for r in steps))
         bad = sorted((r for r in rows if r.holds_fwer is False), key=_strength)
         near = tightest(rows)
         cs, ref = split_controls([c for c in ctrls if c.claim in pc.checks + pc.steps and c.real.holds is True],

@@ -55,6 +55,29 @@ def test_search_refutes_printed_bias_bound_on_lqr():
     assert res.verdict is False and res.best.hypotheses["certified domain (A.2 constants valid)"]
 
 
+ISSUE29 = {**LQR_EXACT, "A": [[0.015]], "A_hat": [[0.015]], "B": [[0.01]], "B_hat": [[0.01]], "K": [[-1.5]],
+           "sigma": 0.01, "noise_factor": [[0.1]], "init_factor": [[0.01]], "gamma": 0.99, "h": 0}
+
+
+@pytest.mark.parametrize("beta,b_t,chain,bound", [(0.0, 2.970003, 2.270956, 16.950219), (1.0, 2.9406, 0.2270956, 44.56)])
+def test_issue29_instance_violates_the_chain_alone_and_holds_repaired(beta, b_t, chain, bound):
+    """Issue 29's counterexample (exact model and critic, h = 0, γ = 0.99): the corrected (C.24) without
+    E12's and the ν-samples' terms is violated; with them (``bounds.bias.bias_corrected``) it holds."""
+    from bounds.bias import sup_grad_V
+    from bounds.numeric import Evaluator
+    from bounds.symbols import beta as BETA, gamma as GAMMA, h as H
+    from verify import instances
+
+    inst = {**ISSUE29, "beta": beta}
+    ev = S.check_instance("prop5.8", "bias_corrected", inst)
+    assert ev.row.holds is True and ev.row.measured == pytest.approx(b_t, rel=1e-5)
+    assert ev.row.bound == pytest.approx(bound, rel=1e-3)
+    p = S.lqr_problem(inst)
+    par = instances.corrected_bias_params(p, eps_f=0.0, eps_v=0.0, kappa=1 / math.sqrt(1 - p.gamma), beta=beta, h=0)
+    terms = float(Evaluator((GAMMA ** (H + 1) + 2 * BETA) * sup_grad_V())(**par).value)
+    assert ev.row.bound - terms == pytest.approx(chain, rel=1e-5) and b_t > ev.row.bound - terms
+
+
 def test_printed_bias_bound_vanishes_without_errors():
     ev = S.check_instance("prop5.8", "bias_printed", LQR_EXACT)
     assert ev.row.bound == 0 and ev.row.measured > 0 and ev.row.holds is False and math.isinf(ev.ratio)
