@@ -186,3 +186,13 @@ def test_ddpg_command_line_defaults_are_tianshous(tmp_path):
         (0, 3, 1e-3, 1e-3, 25_000, False)
     cfg, _ = parse(["--algo", "ddpg", "--learning-starts", "1000", "--out", str(tmp_path / "e")])
     assert cfg.learning_starts == 1000  # a flag beats the algorithm's default
+
+
+def test_every_config_field_is_documented_in_help(capsys):
+    from trainers.config import Config
+    docs = Config.field_docs()
+    assert set(docs) == {f.name for f in dataclasses.fields(Config)}
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "model steps of (4.1)" in out and "(ddpg: 25000, Tianshou)" in out

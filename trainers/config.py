@@ -33,7 +33,7 @@ ENTROPY_SCHEDULE = {"Hopper-v5": (0.0, -2.0, 1 / 32, 500_000), "Walker2d-v5": (-
 class Config:
     # --- run --------------------------------------------------------------------------------
     algo: str = "rp-dp"  # rp-dp (4.2, MAAC+entropy), rp-dr (4.5, on-policy SVG(h)), ddpg, rp0 (Section 3.1)
-    env: str = "Hopper-v5"
+    env: str = "Hopper-v5"  # MuJoCo task (gymnasium v5)
     h: int = 3  # model steps of (4.1): h rewards + γ^h Q; official "horizon: H" is h = H - 1 (docs/trainers.md). rp0/ddpg use 0
     sn: bool = False  # spectral norm on the policy (see sn_policy) and every model layer but the last (B.1)
     sn_policy: str = "hidden"  # policy layers with SN: hidden-to-hidden only (official) or all (paper B.1)
@@ -41,19 +41,19 @@ class Config:
     termination: str = "learned"  # imagined termination: learned classifier, differentiated (official); the env's rule (no gradient); none
     model_noise: bool = False  # RP-DP draws ξ ~ N(0, I) through a learned σ_ψ; False: deterministic f̂ (official)
     steps: int = 100_000  # environment steps
-    seed: int = 0
-    out: str = "runs/default"
+    seed: int = 0  # seeds python, numpy, torch and the environment
+    out: str = "runs/default"  # run directory: config.json, run.json, metrics.csv, checkpoint.pt
     threads: int = 1  # torch intra-op threads: 1 beats 2 on 2 shared cores (OpenMP spin-waits, see bench)
 
     # --- networks (Appendix B.1: policy 4 layers, model 5 layers) ---------------------------
     policy_hidden: int = 256  # official 512 (model_free_hidden_dim); 256 keeps CPU throughput
     policy_layers: int = 4  # paper B.1 (Linear layers)
     critic_hidden: int = 256  # official 512 x 4 layers; SAC's 2 x 256 hidden
-    critic_layers: int = 3
+    critic_layers: int = 3  # Linear layers per critic head
     model_hidden: int = 200  # MBPO/MAAC model width
     model_layers: int = 5  # paper B.1 (Linear layers)
     reward_hidden: int = 200  # official learns r(s, a) with a 2-hidden-layer MLP (width 512)
-    reward_layers: int = 3
+    reward_layers: int = 3  # Linear layers of r̂ and the termination classifier
     log_std_bounds: tuple = (-5.0, 2.0)  # official normal_actor
 
     # --- optimisation -------------------------------------------------------------------------
@@ -83,12 +83,12 @@ class Config:
     eval_episodes: int = 10  # official num_eval_episodes
     checkpoint_every: int = 2000  # a run killed without warning loses at most this many steps
     grad_var_every: int = 5000  # per-sample gradient variance of the RP-DP estimator (Figs. 2, 5); 0: never
-    grad_var_samples: int = 64
+    grad_var_samples: int = 64  # start states per gradient-variance measurement
     grad_var_hs: tuple = ()  # further h measured at the same iterate (gradvar.csv), e.g. (0, 3, 5, 10, 15)
     landscape_every: int = 0  # loss landscape of the h-step MVE objective (Fig. 3); 0: never
-    landscape_samples: int = 64
-    landscape_grid: int = 21
-    landscape_span: float = 1.0
+    landscape_samples: int = 64  # start states per landscape point
+    landscape_grid: int = 21  # points per axis of the landscape grid
+    landscape_span: float = 1.0  # half-width of the landscape, in units of the random directions
     theory_every: int = 0  # Section 5's eps_f, Lipschitz constants, gradient paths with the simulator's Jacobians (trainers.theory, theory.csv); 0: never
     tensorboard: bool = True  # write events only if tensorboard is installed
 
@@ -165,6 +165,22 @@ class Config:
     @property
     def uses_model(self) -> bool:
         return self.algo in ("rp-dp", "rp-dr") and self.h > 0
+
+    @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        """Each field's comment in this file (what ``python -m trainers.train --help`` shows)."""
+        import inspect
+        import io
+        import tokenize
+
+        docs, names = {}, {f.name for f in dataclasses.fields(cls)}
+        lines = inspect.getsource(cls).splitlines(keepends=True)
+        for tok in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
+            if tok.type == tokenize.COMMENT:
+                name = lines[tok.start[0] - 1].split(":")[0].strip()
+                if name in names and tok.start[1] > 0:
+                    docs[name] = tok.string.lstrip("# ").strip()
+        return docs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

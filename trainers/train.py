@@ -33,7 +33,7 @@ from tqdm import tqdm
 from trainers import instrument, theory
 from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
-from trainers.config import ALGOS, DR_NOISE, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
+from trainers.config import ALGO_DEFAULTS, ALGOS, DR_NOISE, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
 from trainers.envs import evaluate_policy, get_env_state, make_env, set_env_state
 
 COLUMNS = ["step", "episodes", "episode_return", "eval_return", "eval_std", "model_loss", "reward_loss",
@@ -284,19 +284,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="resume even though the trainer's commit differs from the one that wrote the run")
     choices = {"algo": ALGOS, "env": ENVS, "model_loss": MODEL_LOSSES, "sn_policy": SN_POLICY,
                "termination": TERMINATIONS, "dr_noise": DR_NOISE}
+    docs = Config.field_docs()
     for f in dataclasses.fields(Config):
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         if f.name == "log_std_bounds":
             continue
+        doc = docs.get(f.name, "")
         if f.name == "grad_var_hs":
-            p.add_argument(flag, type=int, nargs="*", default=None, help="default: none")
+            p.add_argument(flag, type=int, nargs="*", default=None, help=f"{doc} (default: none)")
             continue
+        if f.name in ALGO_DEFAULTS["ddpg"] and f.name != "h":
+            doc += f" (ddpg: {ALGO_DEFAULTS['ddpg'][f.name]}, Tianshou)"
         if isinstance(default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"default {default}")
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{doc} (default {default})")
         else:
             kind = float if f.name == "target_entropy" else type(default)
-            p.add_argument(flag, type=kind, choices=choices.get(f.name), default=None, help=f"default {default}")
+            p.add_argument(flag, type=kind, choices=choices.get(f.name), default=None, help=f"{doc} (default {default})")
     return p
 
 

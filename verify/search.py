@@ -478,6 +478,44 @@ def search(claim: str, form: str = "printed", bound: Optional[str] = None, budge
                   worst_instance, sub1)
 
 
+def random_lqr_instance(rng: np.random.Generator, d_s: int, d_a: int) -> dict:
+    """An LQR-family instance of any dimension, drawn over the box of ``LQR_VARS`` (A, B, K, model and
+    critic error, correlated noise and start factors, γ ∈ [0.5, 0.999], h ∈ 0..20 or ∞, β, RP-DP/RP-DR):
+    the search's space beyond its 2 × 2 matrices, for ``random_attack``."""
+    u = lambda lo, hi, *shape: np.round(rng.uniform(lo, hi, shape), 6)
+    low = lambda d, diag: np.round(np.tril(rng.uniform(-0.5, 0.5, (d, d)), -1) + np.diag(rng.uniform(*diag, d)), 6)
+    A, B, K = u(-1.5, 1.5, d_s, d_s), u(-1.5, 1.5, d_s, d_a), u(-1.5, 1.5, d_a, d_s)
+    dH = u(-1.0, 1.0, d_s + d_a, d_s + d_a)
+    h = int(rng.integers(0, H_MAX + 2))
+    return {"family": "lqr-uniform", "d_s": d_s, "d_a": d_a, "A": A.tolist(), "B": B.tolist(), "K": K.tolist(),
+            "A_hat": (A + u(-0.5, 0.5, d_s, d_s)).tolist(), "B_hat": (B + u(-0.5, 0.5, d_s, d_a)).tolist(),
+            "dH": ((dH + dH.T) / 2).tolist(), "sigma": float(u(0.01, 1.0)), "noise_factor": low(d_s, (0.01, 1.0)).tolist(),
+            "init_factor": low(d_s, (0.01, 2.0)).tolist(), "gamma": float(u(0.5, 0.999)),
+            "h": "inf" if h > H_MAX else h, "beta": float(u(0.0, 1.0)), "estimator": ("dp", "dr")[int(rng.integers(2))]}
+
+
+def random_attack(claim: str, name: str, n: int, seed: int, d_max: tuple[int, int] = (4, 2)) -> tuple[Optional[Evaluation], int]:
+    """The worst of ``n`` random instances with d_s ≤ d_max[0], d_a ≤ d_max[1] (``random_lqr_instance``)
+    and the number that were feasible. A is redrawn as M − BK with M non-normal of spectral radius below 1
+    (the model keeps its error Â − A), since a uniform draw in 4-D almost never has a contracting closed loop."""
+    rng = np.random.default_rng(seed)
+    worst, feasible = None, 0
+    for _ in range(n):
+        inst = random_lqr_instance(rng, int(rng.integers(1, d_max[0] + 1)), int(rng.integers(1, d_max[1] + 1)))
+        A, B, K, dA = (np.array(inst[k]) for k in ("A", "B", "K", "A_hat"))
+        M = rng.uniform(-1.0, 1.0, A.shape)
+        M *= rng.uniform(0.05, 0.999) / max(np.abs(np.linalg.eigvals(M)).max(), 1e-9)
+        inst["A"], inst["A_hat"] = np.round(M - B @ K, 6).tolist(), np.round(M - B @ K + dA - A, 6).tolist()
+        try:
+            ev = evaluate_lqr(claim, name, inst)
+        except (Infeasible, np.linalg.LinAlgError):
+            continue
+        feasible += 1
+        if math.isfinite(ev.row.bound) and (worst is None or ev.ratio > worst.ratio):
+            worst = ev
+    return worst, feasible
+
+
 def check_instance(claim: str, name: str, inst: dict) -> Evaluation:
     """Evaluate one instance dict (``--instance``) of the claim's family."""
     if claim not in TARGETS or not any(name in n for n in TARGETS[claim].values()):
