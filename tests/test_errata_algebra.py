@@ -64,3 +64,43 @@ def test_e15_collapse_holds_at_h1_for_any_valid_constants():
         for lp in (0.1, 0.5, 1.0, 2.0, 5.0):
             gap = float((BV.K_hat(1) - BV.K_hat(0)).subs({L_f: lf, L_pi: lp, L_theta: 1.0}))
             assert gap >= 2.0
+
+
+def test_e18_assumption_5_7_holds_with_kappa_at_most_one_over_sqrt_one_minus_gamma():
+    """E18: ν = (1 − γ) Σ_t γ^t P_t ≥ (1 − γ) ζ, so E_ν[(dζ/dν)²] = E_ζ[dζ/dν] ≤ 1/(1 − γ) for every chain:
+    (5.2) holds with κ = (1 − γ)^{-1/2} whatever the MDP, and κ ≥ 1 (Jensen). A transient point mass
+    attains the bound."""
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n, g = int(rng.integers(2, 8)), float(rng.uniform(0.5, 0.999))
+        P = rng.dirichlet(np.full(n, 0.3), size=n)
+        zeta = rng.dirichlet(np.full(n, 0.3))
+        nu = (1 - g) * np.linalg.solve((np.eye(n) - g * P).T, zeta)
+        kappa2 = float(np.sum(zeta[nu > 0] ** 2 / nu[nu > 0]))
+        assert 1 - 1e-9 <= kappa2 <= 1 / (1 - g) + 1e-9
+    g = 0.99
+    P = np.array([[0.0, 1.0], [0.0, 1.0]])  # state 0 is left at once and never revisited
+    zeta = np.array([1.0, 0.0])
+    nu = (1 - g) * np.linalg.solve((np.eye(2) - g * P).T, zeta)
+    assert math.isclose(zeta[0] ** 2 / nu[0], 1 / (1 - g), rel_tol=1e-12)
+
+
+def test_e19_the_printed_bias_bound_is_smallest_at_beta_one():
+    """E19: κ' = β + κ(1 − β) falls with β for κ ≥ 1, so (5.3)'s right side is smallest at β = 1 (sampling
+    from ν) for every h, ε_f, ε_v: the bound never favours ζ (Remark 5.9 at h = ∞) or a mixture (finite h)."""
+    from bounds import bias as BB
+    from bounds.symbols import C_bias, beta, eps_f, eps_v, gamma, h, kappa, tilde
+
+    d = sp.diff(BB.bias_printed(), beta)
+    # "(5.3): C_bias(κ'κ h⁴ L̃_f^{3h} L̃_π^{2h} ε_f + κ' h² γ^h L̃_f^{2h} L̃_π^h ε_v)", ∂κ'/∂β = 1 − κ
+    lf, lp = tilde(L_f), tilde(L_pi)
+    stated = (1 - kappa) * C_bias * (kappa * h**4 * lf**(3 * h) * lp**(2 * h) * eps_f + h**2 * gamma**h * lf**(2 * h) * lp**h * eps_v)
+    assert sp.simplify(d - stated) == 0
+    f = sp.lambdify(sorted(d.free_symbols, key=str), d)
+    rng = np.random.default_rng(1)
+    names = [s.name for s in sorted(d.free_symbols, key=str)]
+    for _ in range(200):
+        p = {k: float(rng.uniform(0, 3)) for k in names}
+        p.update(kappa=float(rng.uniform(1, 5)), gamma=float(rng.uniform(0.5, 0.999)), h=float(rng.integers(1, 30)),
+                 beta=float(rng.uniform(0, 1)))
+        assert f(*[p[k] for k in names]) <= 0

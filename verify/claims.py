@@ -30,7 +30,8 @@ PAPER = (
                ("prop5.4", "prop5.4.growth", "prop5.4.rate", "prop5.4.exponential", "prop5.4.not-exponential"),
                ("E1", "E2", "E3", "E4")),
     PaperClaim("Prop 5.8", "b_t ≤ O(κ'κ h⁴ L̃_f^{3h} L̃_π^{2h} ε_f + κ' h² γ^h L̃_f^{2h} L̃_π^h ε_v) (5.3)",
-               ("prop5.8", "prop5.8.zero-error", "prop5.8.eps_f", "prop5.8.eps_v"), ("E5", "E12", "E13", "E14")),
+               ("prop5.8", "prop5.8.zero-error", "prop5.8.eps_f", "prop5.8.eps_v"),
+               ("E5", "E12", "E13", "E14", "E17", "E18")),
     PaperClaim("Prop 5.10", "for L_f, L_π < 1: h* = O(W(2(log γ)²)/N + W(⅔(log γ)^{4/3}(ε_v/ε_f)^{2/3}))",
                ("prop5.10",), ("E6", "E7", "E8", "E9"), steps=("C.29", "C.37", "C.38", "C.39")),
     PaperClaim("Cor 5.12", "for T ≥ 4L²: min_t E‖∇J(θ_t)‖² ≤ 16δ ε(T)/√T + 4ε²(T)/T + O(1/√T), ε(T) = Σ_t b_t",
@@ -39,7 +40,7 @@ PAPER = (
                "exponentially increasing gradient variance", ("remark5.5", "remark5.5.rate", "remark5.5.not-exponential"),
                ()),
     PaperClaim("Remark 5.9", "sample start states from ν at h = 0, from ζ at h = ∞, from a mixture for finite h",
-               ("remark5.9",), ("E13",)),
+               ("remark5.9",), ("E13", "E19")),
     PaperClaim("Remark 5.11", "h* is positive and increases with ε_v/ε_f",
                ("remark5.11", "remark5.11.best-positive", "remark5.11.positive"), ("E6",)),
     PaperClaim("Lemma C.1", "E‖dâ_i/dθ − dā_i/dθ‖ ≤ L̃_π^i L̃_f^i (e + 2L_θ i + 4L̃_θ i² L̃_π^i L̃_f^i), and the state "

@@ -300,3 +300,27 @@ def test_remark59_structural_controls():
     caught = {(c.real.instance["h"], c.real.instance["convention"], c.change) for c in ctrls if c.caught}
     want = {(prop5_8._key(h), prop5_8.CONVENTIONS[conv], change) for h, conv, change in REMARK59_CAUGHT}
     assert caught == want, caught
+
+
+def test_e17_the_papers_normalisations_disagree():
+    """E17, under the paper's definitions: J, V, Q carry (1 − γ) ((2.1)–(2.4)), the critic approximates the
+    fixed point of T^π (Section 4.3: Q^π of (2.2)), and (4.2)/(4.5) weight the rewards by γ^i without it.
+    (4.1) with Q̂ = Q^π then misses V^π by γ^{h+1} E Q^π(s_h, a_h); BPTT from ζ (h = ∞, β = 0, exact model:
+    no critic) has mean ∇J/(1 − γ), bias γ/(1 − γ)‖∇J‖ (exact, lqr-contracting)."""
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR
+
+    m = ScalarLQR.from_spec(prop5_8.INST)
+    g, K = m.gamma, torch.tensor(m.K0, dtype=torch.float64)
+    for h in (0, 1, 3, 10):
+        vs = m.var_seq(K, m.z ** 2, h)
+        rewards = sum(g ** i * m.Er(K, vs[i]) for i in range(h))
+        Q_h = (1 - g) * m.EQ(K, K, vs[h])  # E Q^π(s_h, a_h), Q^π of (2.2)
+        V_41 = (1 - g) * (rewards + g ** h * Q_h)
+        V_21 = (1 - g) * m.J(K)
+        assert float(V_21 - V_41) == pytest.approx(float(g ** (h + 1) * Q_h), rel=1e-12)
+    grad_J = (1 - g) * prop5_8.true_grad()  # ∇J of (2.4)
+    bptt = prop5_8.mean_gradient(0.0, 0.0, math.inf, 0.0, "dp")  # E ĝ of (4.2) at h = ∞ (no critic)
+    assert bptt == pytest.approx(grad_J / (1 - g), rel=1e-9)
+    bias = float(np.linalg.norm(grad_J - bptt))
+    assert bias == pytest.approx(g / (1 - g) * float(np.linalg.norm(grad_J)), rel=1e-9)
+    assert bias == pytest.approx(0.18373, abs=1e-5)
