@@ -56,3 +56,11 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
         assert err.startswith("error: ") and err.count("\n") == 1
     assert aggregate.main([f"a={run}", "--steps", "25000", "--reps", "200", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["configurations"]["a"]["n"] == 1
+
+
+def test_markdown_table_has_a_row_per_configuration(tmp_path, capsys):
+    a, b = fake_run(tmp_path / "a", [1.0] * 5), fake_run(tmp_path / "b", [2.0] * 5)
+    assert aggregate.main([f"x={a}", f"y={b}", "--steps", "25000", "--reps", "200", "--compare", "y,x",
+                           "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n| x | 1 |") == 1 and "| y | 1 | 2 [2, 2]" in out and "- P(y > x) = 1.00" in out

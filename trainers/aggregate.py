@@ -91,6 +91,21 @@ def summarise(scores: dict[str, np.ndarray], success: float, compare: list[tuple
             "success_threshold": success, "configurations": out, "improvement": pairs}
 
 
+def markdown(res: dict, steps: int) -> str:
+    """``summarise``'s result as a docs/results.md table, the probabilities of improvement below it."""
+    thr = res["success_threshold"]
+    lines = [f"| configuration | n | IQM [95 % CI] | mean [95 % CI] | success (≥ {thr:g}) [Wilson 95 %] | "
+             f"primary metric per seed | evaluation at {steps:,} per seed |", "|---|---|---|---|---|---|---|"]
+    fmt = lambda x: f"{x:,.0f}"
+    for k, c in res["configurations"].items():
+        lines.append(f"| {k} | {c['n']} | {fmt(c['iqm'])} [{fmt(c['iqm_ci'][0])}, {fmt(c['iqm_ci'][1])}] | "
+                     f"{fmt(c['mean'])} [{fmt(c['mean_ci'][0])}, {fmt(c['mean_ci'][1])}] | {c['success']:.2f} "
+                     f"[{c['success_ci'][0]:.2f}, {c['success_ci'][1]:.2f}] | {', '.join(fmt(x) for x in c['per_seed'])} | "
+                     f"{', '.join(fmt(x) for x in c['snapshot_per_seed'])} |")
+    lines += [""] + [f"- {k} = {v['point']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]" for k, v in res["improvement"].items()]
+    return "\n".join(lines)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         raise ValueError(message)
@@ -104,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compare", action="append", default=[], metavar="A,B", help="P(A > B); repeatable")
     p.add_argument("--reps", type=int, default=50_000, help="bootstrap replications")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="a table for docs/results.md")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)
         groups = {}
@@ -126,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         res["configurations"][k]["snapshot_per_seed"] = snaps[k]
     if args.json:
         print(json.dumps(res, indent=1))
+        return 0
+    if args.markdown:
+        print(markdown(res, args.steps))
         return 0
     print(f"primary metric: {res['metric']} {args.steps}; 95 % stratified-bootstrap intervals, Wilson for success")
     for k, c in res["configurations"].items():

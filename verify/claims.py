@@ -90,5 +90,5 @@ def proof_chain_controls(quick: bool):
     from verify.appendix_c.lemmas_c2_c3 import structural_controls
     return structural_controls(quick)
 
-from verify import search  # noqa: F401,E402  (registers the adversarial-search section)
+from verify import hstar, search  # noqa: F401,E402  (register the h*-probe and adversarial-search sections)
 from verify.section5 import remark5_5  # noqa: F401  (register on import)

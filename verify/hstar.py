@@ -1,6 +1,7 @@
 """h* measured on an LQR instance: the exact g(h) of (C.28), its argmin, and Proposition 5.10's h* beside it.
 
-``python -m verify.hstar --instance JSON [--eta η] [--L L] [--delta δ] [--N N] [--H H] [--json]``
+``python -m verify.hstar --instance JSON [--eta η] [--L L] [--delta δ] [--N N] [--H H] [--probes 0,1,2,3
+[--samples n] [--seed s]] [--json]``
 
 The instance is the LQR JSON of ``python -m verify.search prop5.8 --instance`` (keys ``KEYS``), built by
 ``verify.search.lqr_problem``: true and model dynamics (A, B; Â, B̂: model error), the critic Q^π + dH
@@ -15,6 +16,11 @@ instance's ε_f (4.7) and at both ends of its ε_v interval, as ``verify.section
 with an integer argmin through the integers {⌊lo⌋, …, ⌈hi⌉} (``integers_around``); the regret
 g(h) − g(h_exact) is given as [min, max] over those integers. Without model error (ε_f = 0) ε_v/ε_f has no
 value, and h_paper and the regret are null. Bad input exits 2 with one line on stderr.
+
+``--probes``: b_t and v_t by Monte Carlo at those h only (``probe_moments``), the shape of ``fit_approach``
+fitted to each, g extrapolated to h = 0..H: ``h_predicted``, with a bootstrap interval (``probe_hstar``).
+``probe_results`` (the report's section "hstar-probes") holds it against ``h_exact`` on the Prop 5.10
+ladder and on random LQR instances, beside Prop 5.10's h*.
 """
 from __future__ import annotations
 
@@ -22,16 +28,19 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
 
 from bounds import hstar
-from verify import instances
-from verify.search import lqr_problem
+from verify import instances, measure
+from verify.registry import section
+from verify.search import lqr_problem, random_stable_instance
 from verify.search_families import Infeasible
 from verify.section5 import prop5_10
+from verify.verdict import CheckResult
 
 #: the keys of ``verify.search.lqr_instance``; ``OPTIONAL`` ones describe, the rest build the problem
 KEYS = ("family", "d_s", "d_a", "A", "B", "K", "A_hat", "B_hat", "dH", "sigma", "noise_factor", "init_factor",
@@ -108,6 +117,172 @@ def exact_hstar(p, beta: float, estimator: str, eta: float = prop5_10.ETA, L: fl
             "inputs": {"eta": eta, "L": L, "delta": delta, "N": N, "H": H, "beta": beta, "estimator": estimator}}
 
 
+# --- h* from short probes ---------------------------------------------------------------------------
+
+#: the rates λ searched by ``fit_approach``
+LAMBDAS = np.linspace(0.0, 1.5, 301)
+
+
+def fit_approach(hs, y, gamma: float) -> tuple[np.ndarray, float]:
+    """(coefficients (α, β_γ, β_λ), λ) of y(h) ≈ α + β_γ γ^h + β_λ λ^h by least squares (λ on ``LAMBDAS``,
+    the coefficients linear). The corrected bounds of Props 5.4 and 5.8 are sums of geometric terms in h:
+    the critic's error enters through γ^h (the tail γ^h Q̂ and E12's γ^{h+1}), the model's through a
+    rate of its own (ρ^h, saturating on a contracting loop); four probes fix the four numbers."""
+    hs, y = np.asarray(hs, float), np.asarray(y, float)
+    best = None
+    for lam in LAMBDAS:
+        X = np.stack([np.ones_like(hs), gamma ** hs, lam ** hs], 1)
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        sse = float(np.sum((X @ coef - y) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, coef, float(lam))
+    return best[1], best[2]
+
+
+def extrapolate(fit: tuple[np.ndarray, float], gamma: float, H: int) -> np.ndarray:
+    """The fitted curve over h = 0..H, floored at 0 (b_t and v_t are non-negative)."""
+    (a, b_g, b_l), lam = fit
+    h = np.arange(H + 1, dtype=float)
+    return np.maximum(a + b_g * gamma ** h + b_l * lam ** h, 0.0)
+
+
+def predict(probes, b, v1, gamma: float, H: int, eta: float, L: float, delta: float, N: int) -> int:
+    """h_predicted: the argmin over 0..H of g of (C.28) built from b_t, v_t(1) fitted at ``probes``."""
+    b_h = extrapolate(fit_approach(probes, b, gamma), gamma, H)
+    v_h = extrapolate(fit_approach(probes, v1, gamma), gamma, H)
+    return int(np.argmin(prop5_10.g_of(b_h, v_h, N, eta, L, delta)))
+
+
+def probe_moments(p, probes, beta: float, estimator: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """Monte Carlo b_t and v_t(1) at each probe h from ``n`` per-sample gradients (``verify.measure``):
+    v̂ = mean ‖ĝ − ḡ‖² (unbiased, n − 1), b̂ = √max(‖ḡ − ∇J‖² − v̂/n, 0) (‖ḡ − ∇J‖² over-counts v/n)."""
+    grad_J = p.true_grad().numpy()
+    samples = [measure.sample_gradients(p, h, beta, n, estimator, seed=seed + h).numpy() for h in probes]
+    b, v = [], []
+    for x in samples:
+        vh = float(np.sum(np.var(x, axis=0, ddof=1)))
+        b.append(math.sqrt(max(float(np.sum((x.mean(0) - grad_J) ** 2)) - vh / n, 0.0)))
+        v.append(vh)
+    return np.array(b), np.array(v), samples
+
+
+def probe_hstar(p, beta: float, estimator: str, probes, n: int, seed: int = 0, boot: int = 200, eta=prop5_10.ETA,
+                L=prop5_10.L_SMOOTH, delta=prop5_10.DELTA, N=prop5_10.N, H: int = prop5_10.HS[-1]) -> dict:
+    """h_predicted from Monte Carlo probes, with a 95 % percentile interval over ``boot`` bootstrap
+    resamples of each probe's gradients (the refit and argmin redone per resample)."""
+    b, v, samples = probe_moments(p, probes, beta, estimator, n, seed)
+    grad_J = p.true_grad().numpy()
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(boot):
+        bb, vv = [], []
+        for x in samples:
+            y = x[rng.integers(0, n, n)]
+            vh = float(np.sum(np.var(y, axis=0, ddof=1)))
+            bb.append(math.sqrt(max(float(np.sum((y.mean(0) - grad_J) ** 2)) - vh / n, 0.0)))
+            vv.append(vh)
+        draws.append(predict(probes, bb, vv, p.gamma, H, eta, L, delta, N))
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return {"h_predicted": predict(probes, b, v, p.gamma, H, eta, L, delta, N), "interval": [int(lo), int(hi)],
+            "probes": list(probes), "samples_per_probe": n, "bootstrap": boot, "b_probe": b.tolist(),
+            "v_probe": v.tolist()}
+
+
+# --- the report's table: h_predicted and h_paper against h_exact --------------------------------------
+
+PROBES = (0, 1, 2, 3)
+H_EVAL = 40  # instances whose exact argmin is at this edge are left out (the argmin may lie beyond)
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    random: int  # random LQR instances drawn (``verify.search.random_stable_instance``, γ ≤ 0.99)
+    samples: int  # Monte Carlo gradients per probe on the ladder
+    boot: int  # bootstrap resamples of the Monte Carlo probes
+
+
+PROBE_QUICK, PROBE_FULL = ProbeConfig(40, 20_000, 50), ProbeConfig(500, 20_000, 100)
+
+
+def _ends(h: int, lo: int, hi: int) -> tuple[int, int]:
+    """min and max of |h' − h| over h' ∈ lo..hi."""
+    return (0 if lo <= h <= hi else min(abs(lo - h), abs(hi - h))), max(abs(lo - h), abs(hi - h))
+
+
+def probe_rows(name: str, p, beta: float, estimator: str, mc: Optional[ProbeConfig] = None) -> list[CheckResult]:
+    """|h − h_exact| ≤ 1 for h_predicted from exact b_t, v_t at ``PROBES`` (``hstar.probes``), for Prop 5.10's
+    h* rounded (``hstar.paper``; ε_v at the middle of its interval) and, with ``mc``, for h_predicted from
+    Monte Carlo probes (``hstar.probes-mc``, interval from the bootstrap); [] where h_exact is at ``H_EVAL``."""
+    b, v1, g = prop5_10.exact_g(p, prop5_10.N, range(H_EVAL + 1), beta, estimator)
+    h_exact = int(np.argmin(g))
+    if h_exact == H_EVAL:
+        return []
+    h_pred = predict(PROBES, b[:len(PROBES)], v1[:len(PROBES)], p.gamma, H_EVAL, prop5_10.ETA, prop5_10.L_SMOOTH,
+                     prop5_10.DELTA, prop5_10.N)
+    e_v = float(np.mean(prop5_10.eps_v_range(p)))
+    h_paper = min(int(round(float(hstar.h_star_paper_np(**prop5_10.params(p, e_v))))), H_EVAL)
+    lip = instances.lipschitz(p)
+    inst = {"mdp": name, "d_s": p.d_s, "d_a": p.d_a, "gamma": round(p.gamma, 4), "beta": round(beta, 4),
+            "estimator": estimator, "eps_f": round(p.eps_f(), 4), "L_f < 1": bool(lip["L_fhat"] < 1),
+            "L_pi < 1": bool(lip["L_pi"] < 1), "h_exact": h_exact}
+    regret = lambda h: float(g[h] - g[h_exact])
+    row = lambda claim, form, h, ci, note: CheckResult(
+        claim, form, {**inst, "h": h, "regret": round(regret(h) if isinstance(h, int) else max(map(regret, h)), 6)},
+        abs(h - h_exact) if isinstance(h, int) else ci[1], ci, 1.5, level=1.0, kind="qualitative",
+        note=note + "; |h − h_exact| ≤ 1 for integers (bound 1.5)")
+    out = [row("hstar.probes", "corrected", h_pred, (abs(h_pred - h_exact),) * 2,
+               f"h_predicted from exact b_t, v_t at h = {list(PROBES)} (fit_approach)"),
+           row("hstar.paper", "printed", h_paper, (abs(h_paper - h_exact),) * 2,
+               f"Prop 5.10's h* with C_h = 1 at ε_v = {e_v:.4g}, rounded")]
+    if mc is not None:
+        q = probe_hstar(p, beta, estimator, PROBES, mc.samples, boot=mc.boot, H=H_EVAL)
+        lo, hi = q["interval"]
+        out.append(CheckResult("hstar.probes-mc", "corrected",
+                               {**inst, "h": q["h_predicted"], "interval": [lo, hi], "regret": round(regret(q["h_predicted"]), 6)},
+                               abs(q["h_predicted"] - h_exact), _ends(h_exact, lo, hi), 1.5, level=0.95, kind="qualitative",
+                               note=f"h_predicted from {mc.samples} Monte Carlo gradients per probe at h = {list(PROBES)}, "
+                                    f"interval over {mc.boot} bootstrap resamples; |h − h_exact| ≤ 1 (bound 1.5)"))
+    return out
+
+
+def probe_results(quick: bool) -> list[CheckResult]:
+    """``probe_rows`` on the Prop 5.10 ladder (with Monte Carlo probes) and on random LQR instances (exact
+    probes), then one row per method: the fraction within ±1 against the issue's goal 0.9, mean and
+    median regret in its note."""
+    cfg = PROBE_QUICK if quick else PROBE_FULL
+    rows = []
+    for ef, dv in prop5_10.config(quick).rungs:
+        rows += probe_rows(f"ladder ε_f = {ef}, δ_v = {dv}", prop5_10.rung(ef, dv).problem, prop5_10.BETA,
+                           prop5_10.EST, cfg)
+    rng = np.random.default_rng(0)
+    for k in range(cfg.random):
+        inst = random_stable_instance(rng)
+        inst["gamma"] = min(inst["gamma"], 0.99)
+        try:
+            p = lqr_problem(inst)
+        except Infeasible:
+            continue
+        rows += probe_rows(f"random {k}", p, inst["beta"], inst["estimator"])
+    out = list(rows)
+    for claim in ("hstar.probes", "hstar.paper", "hstar.probes-mc"):
+        rs = [r for r in rows if r.claim == claim]
+        if not rs:
+            continue
+        hit = float(np.mean([r.measured <= 1 for r in rs]))
+        reg = np.array([r.instance["regret"] for r in rs])
+        out.append(CheckResult(claim + ".fraction", rs[0].form, {"mdp": "ladder and random LQR", "rows": len(rs)},
+                               hit, (hit, hit), 0.9, direction="ge", level=1.0, kind="qualitative",
+                               note=f"fraction within ±1 of h_exact against the goal 0.9; regret g(h) − g(h_exact): "
+                                    f"mean {reg.mean():.4g}, median {np.median(reg):.4g}"))
+    return out
+
+
+@section("hstar-probes", "h* from short probes (issue 32): h_predicted and Prop 5.10's h* against the exact argmin",
+         order=45)
+def probe_section(quick: bool) -> list[CheckResult]:
+    return probe_results(quick)
+
+
 def _positive(name):
     def conv(text):
         try:
@@ -142,8 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--delta", type=_positive("delta"), default=prop5_10.DELTA, help="radius δ of Θ, > 0")
     ap.add_argument("--N", type=_integer("N", 1, 10 ** 9), default=prop5_10.N, help="batch size, ≥ 1")
     ap.add_argument("--H", type=_integer("H", 0, H_LIMIT), default=prop5_10.HS[-1], help="largest h")
+    ap.add_argument("--probes", type=_probes, default=None,
+                    help="h at which to estimate b_t, v_t by Monte Carlo and extrapolate h* (e.g. 0,1,2,3)")
+    ap.add_argument("--samples", type=_integer("samples", 10, 10 ** 7), default=20_000,
+                    help="per-sample gradients per probe")
+    ap.add_argument("--seed", type=_integer("seed", 0, 2 ** 31), default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return ap
+
+
+def _probes(text):
+    try:
+        hs = sorted({int(x) for x in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--probes must be integers separated by commas, got {text!r}") from None
+    if len(hs) < 4 or hs[0] < 0:
+        raise argparse.ArgumentTypeError(f"--probes needs at least 4 distinct h ≥ 0 (4 numbers are fitted), got {text!r}")
+    return hs
 
 
 def _print(r: dict) -> None:
@@ -161,6 +351,10 @@ def _print(r: dict) -> None:
         print(f"regret   g(h_paper) - g(h_exact) in [{r['regret'][0]:.6g}, {r['regret'][1]:.6g}]")
     print(f"eps_f {r['eps_f']:.6g}, eps_v in [{r['eps_v'][0]:.6g}, {r['eps_v'][1]:.6g}], c {r['c']:.6g}; "
           + ", ".join(f"{k}: {v}" for k, v in r["hypotheses"].items()))
+    if "probe" in r:
+        q = r["probe"]
+        print(f"h_predicted  {q['h_predicted']} (95 % bootstrap interval {q['interval'][0]}..{q['interval'][1]}) from "
+              f"probes at h = {q['probes']}, {q['samples_per_probe']} samples each (fit_approach)")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -178,6 +372,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         r = exact_hstar(*built, a.eta, a.L, a.delta, a.N, a.H)
     except ValueError as e:
         _fail(e)
+    if a.probes is not None:
+        if a.probes[-1] > a.H:
+            _fail(f"--probes must lie in 0..H = {a.H}, got {a.probes}")
+        r["probe"] = probe_hstar(*built, a.probes, a.samples, a.seed, eta=a.eta, L=a.L, delta=a.delta, N=a.N, H=a.H)
     if a.json:
         print(json.dumps(r))
     else:

@@ -494,18 +494,24 @@ def random_lqr_instance(rng: np.random.Generator, d_s: int, d_a: int) -> dict:
             "h": "inf" if h > H_MAX else h, "beta": float(u(0.0, 1.0)), "estimator": ("dp", "dr")[int(rng.integers(2))]}
 
 
+def random_stable_instance(rng: np.random.Generator, d_max: tuple[int, int] = (4, 2)) -> dict:
+    """``random_lqr_instance`` with d_s ≤ d_max[0], d_a ≤ d_max[1] and A redrawn as M − BK, M non-normal of
+    spectral radius below 1 (the model keeps its error Â − A): a uniform draw in 4-D almost never has a
+    contracting closed loop."""
+    inst = random_lqr_instance(rng, int(rng.integers(1, d_max[0] + 1)), int(rng.integers(1, d_max[1] + 1)))
+    A, B, K, dA = (np.array(inst[k]) for k in ("A", "B", "K", "A_hat"))
+    M = rng.uniform(-1.0, 1.0, A.shape)
+    M *= rng.uniform(0.05, 0.999) / max(np.abs(np.linalg.eigvals(M)).max(), 1e-9)
+    inst["A"], inst["A_hat"] = np.round(M - B @ K, 6).tolist(), np.round(M - B @ K + dA - A, 6).tolist()
+    return inst
+
+
 def random_attack(claim: str, name: str, n: int, seed: int, d_max: tuple[int, int] = (4, 2)) -> tuple[Optional[Evaluation], int]:
-    """The worst of ``n`` random instances with d_s ≤ d_max[0], d_a ≤ d_max[1] (``random_lqr_instance``)
-    and the number that were feasible. A is redrawn as M − BK with M non-normal of spectral radius below 1
-    (the model keeps its error Â − A), since a uniform draw in 4-D almost never has a contracting closed loop."""
+    """The worst of ``n`` random instances (``random_stable_instance``) and the number that were feasible."""
     rng = np.random.default_rng(seed)
     worst, feasible = None, 0
     for _ in range(n):
-        inst = random_lqr_instance(rng, int(rng.integers(1, d_max[0] + 1)), int(rng.integers(1, d_max[1] + 1)))
-        A, B, K, dA = (np.array(inst[k]) for k in ("A", "B", "K", "A_hat"))
-        M = rng.uniform(-1.0, 1.0, A.shape)
-        M *= rng.uniform(0.05, 0.999) / max(np.abs(np.linalg.eigvals(M)).max(), 1e-9)
-        inst["A"], inst["A_hat"] = np.round(M - B @ K, 6).tolist(), np.round(M - B @ K + dA - A, 6).tolist()
+        inst = random_stable_instance(rng, d_max)
         try:
             ev = evaluate_lqr(claim, name, inst)
         except (Infeasible, np.linalg.LinAlgError):

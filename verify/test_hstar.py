@@ -145,3 +145,36 @@ def test_bad_input_in_a_real_process():
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [f"verify.hstar: error: bad instance: unknown instance keys ['foo'] "
                                              f"(allowed: {', '.join(VH.KEYS)})"]
+
+
+def test_probe_fit_recovers_its_own_shape():
+    """fit_approach on exact values of α + β_γ γ^h + β_λ λ^h (λ on its grid) returns them; extrapolated, the
+    curve is reproduced at h = 4..30."""
+    g, lam = 0.9, 0.75
+    hs = np.arange(4)
+    y = 0.3 - 0.2 * g ** hs + 0.05 * lam ** hs
+    (a, b_g, b_l), l_fit = VH.fit_approach(hs, y, g)
+    assert l_fit == pytest.approx(lam) and (a, b_g, b_l) == pytest.approx((0.3, -0.2, 0.05), abs=1e-9)
+    h = np.arange(31)
+    assert VH.extrapolate(((a, b_g, b_l), l_fit), g, 30) == pytest.approx(0.3 - 0.2 * g ** h + 0.05 * lam ** h)
+
+
+def test_probes_at_h_up_to_3_predict_the_ladder_within_one():
+    """From exact b_t, v_t at h = 0..3 only, h_predicted is within ±1 of the exact argmin on every quick rung."""
+    for ef, dv in prop5_10.QUICK.rungs:
+        r = prop5_10.rung(ef, dv)
+        h = VH.predict([0, 1, 2, 3], r.b[:4], r.v1[:4], r.problem.gamma, 20, prop5_10.ETA, prop5_10.L_SMOOTH,
+                       prop5_10.DELTA, prop5_10.N)
+        assert abs(h - r.h_best) <= 1, (ef, dv, h, r.h_best)
+
+
+def test_cli_probes(capsys):
+    assert VH.main(["--instance", json.dumps(rung_instance(*RUNG)), "--probes", "0,1,2,3", "--samples", "2000", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    q = out["probe"]
+    assert q["probes"] == [0, 1, 2, 3] and q["samples_per_probe"] == 2000 and q["interval"][0] <= q["interval"][1]
+    for bad in (["--probes", "0,1,2"], ["--probes", "a,b"], ["--probes", "0,1,2,99"]):
+        with pytest.raises(SystemExit) as e:
+            VH.main(["--instance", json.dumps(rung_instance(*RUNG)), *bad])
+        assert e.value.code == 2
+        assert capsys.readouterr().err.count("\n") == 1
