@@ -14,6 +14,9 @@ from .symbols import (C_bias, L_f, beta, L_pi, L_Q, L_r, L_theta, eps_f, eps_v, 
 from .variance import (K_hat, K_hat_corrected, _action_dev_corrected, _state_dev_corrected, rho)
 
 Lf_t, Lpi_t = tilde(L_f), tilde(L_pi)
+#: the bounds to evaluate with L_f the larger of the model's and the true dynamics' constants: they
+#: differentiate both (the corrected chain and ``sup_grad_V``)
+BOTH_DYNAMICS = ("bias_corrected",)
 
 
 def c20(k=i):

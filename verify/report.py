@@ -203,15 +203,19 @@ def _strength(r: CheckResult) -> tuple:
     return (rank, FORM_ORDER.index(r.form) if r.form in FORM_ORDER else 3, *_order(r))
 
 
+def _belongs(r: CheckResult, claims_: tuple[str, ...]) -> bool:
+    """Whether a row tests one of ``claims_``: its own claim, or the adversary's row for it (``.search``)."""
+    return r.claim in claims_ or r.claim.removesuffix(".search") in claims_
+
+
 def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
     """One entry per claim of ``claims.PAPER``: verdict in words per form (from the rows' kinds and
     family-wise verdicts, search rows included), the strongest exhibit against it (``_strength``) or
     the closest holding measurement, errata, power."""
     out = []
     for pc in claims.PAPER:
-        mine = lambda r, names: r.claim in names or r.claim.removesuffix(".search") in names
-        own = [r for r in results if mine(r, pc.checks)]
-        steps = [r for r in results if mine(r, pc.steps)]
+        own = [r for r in results if _belongs(r, pc.checks)]
+        steps = [r for r in results if _belongs(r, pc.steps)]
         rows = [r for r in own + steps if r.kind != "identity"]
         readings = sorted({str(_reading(r)) for r in own if _reading(r)})
         if not rows:
@@ -223,7 +227,7 @@ def answer(results: list[CheckResult], ctrls: list[Control]) -> list[dict]:
             words = _words(own)
         if steps:
             words += "; its proof steps: " + "; ".join(
-                f"{c} {_words([r for r in steps if mine(r, (c,))])}" for c in pc.steps if any(mine(r, (c,)) for r in steps))
+                f"{c} {_words([r for r in steps if _belongs(r, (c,))])}" for c in pc.steps if any(_belongs(r, (c,)) for r in steps))
         bad = sorted((r for r in rows if r.holds_fwer is False), key=_strength)
         near = tightest(rows)
         cs, ref = split_controls([c for c in ctrls if c.claim in pc.checks + pc.steps and c.real.holds is True],

@@ -76,8 +76,6 @@ HORIZON_INF = 100  # h = ∞ is the estimator unrolled 100 steps (verify.section
 H_MAX = 20
 I_MAX = 30
 CAP = 50.0  # log ratio credited to a bound of 0 under a positive measurement
-#: bounds evaluated with L_f = max(L_f, L_f̂): they differentiate both dynamics (``bounds.bias``)
-BOTH_DYNAMICS = ("bias_corrected",)
 
 #: claim -> form -> bound names of ``bounds.EXPRESSIONS`` (the first is the default)
 TARGETS = {
@@ -170,7 +168,7 @@ def evaluate_lqr(claim: str, name: str, inst: dict) -> Evaluation:
     else:
         ev = (0.0, 0.0) if math.isinf(h) else eps_v_interval(p, h, p.critic.H.numpy())
         kappa = 1 / math.sqrt(1 - p.gamma)
-        params = instances.corrected_bias_params if name in BOTH_DYNAMICS else instances.bound_params
+        params = instances.corrected_bias_params if name in bounds.bias.BOTH_DYNAMICS else instances.bound_params
         par = lambda e_v: params(p, eps_f=p.eps_f(), eps_v=e_v, kappa=kappa, beta=inst["beta"])
         blo, bhi = (float(bounds.evaluate(name, h=h_bound, **par(e)).value) for e in ev)
         measured = m.bias

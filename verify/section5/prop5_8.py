@@ -65,8 +65,6 @@ BOUNDS: dict[str, tuple[str, Callable]] = {
 }
 #: "O" for the forms with a hidden constant (``bounds.kind``)
 KIND = {name: bounds.kind(fn()) for name, (_, fn) in BOUNDS.items()}
-#: bounds evaluated with L_f = max(L_f, L_f̂): they differentiate both dynamics (``bounds.bias``)
-BOTH_DYNAMICS = ("(C.24) corrected",)
 INST = "lqr-contracting"
 HS = (0, 1, 3, 10, math.inf)
 BETAS = (0.0, 0.5, 1.0)
@@ -158,7 +156,7 @@ def bound_value(name: str, ef: float, dv: float, h: float, beta: float, errs: tu
     (L_f̂ of Â, L_Q̂ of the perturbed critic) and the errors ``errs`` = (ε_f, ε_v); h = ∞ at
     ``HORIZON_EXACT`` steps, as E ĝ."""
     p = problem(ef, dv)
-    params = (instances.corrected_bias_params if name in BOTH_DYNAMICS else instances.bound_params)(
+    params = (instances.corrected_bias_params if BOUNDS[name][1].__name__ in BB.BOTH_DYNAMICS else instances.bound_params)(
         p, eps_f=errs[0], eps_v=errs[1], kappa=1 / math.sqrt(1 - p.gamma), beta=beta)
     return float(_evaluator(name, change)(h=_steps(h), **params).value)
 
