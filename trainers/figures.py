@@ -18,8 +18,10 @@ grouped by (env, algo, h, sn, model learner, variant) and averaged over seeds. G
 - summary.json: per group, each seed's last evaluation return and step, and the mean ± std over seeds
   at the last step all seeds reached.
 
-Returns are mean ± std over seeds on the step range every seed covers. Variances span orders of
-magnitude, so they are shown as the geometric mean over seeds with a ± 1 std band of log10.
+Returns are the interquartile mean over seeds with its 95 % bootstrap interval (clipped to the
+seeds' range), on the step range every seed covers; each seed's curve is drawn faintly, and legends sit
+below the panels. Variances span orders of magnitude, so they are shown as the geometric mean over
+seeds with a ± 1 std band of log10.
 Figures without data are skipped and the reason printed.
 """
 from __future__ import annotations
@@ -130,8 +132,21 @@ def gradvar_curve(run: Run, h: Optional[int] = None) -> tuple[np.ndarray, np.nda
     return g["step"][sel], g["total"][sel]
 
 
+def iqm_band(ys: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``ys`` (seeds × steps): the interquartile mean and its 95 % bootstrap interval over
+    seeds (rliable's point estimate; the interval resamples seeds), clipped to the seeds' own range so
+    that no band leaves the data."""
+    from scipy.stats import trim_mean
+
+    rng = np.random.default_rng(seed)
+    boot = np.stack([trim_mean(ys[rng.integers(0, len(ys), len(ys))], 0.25, axis=0) for _ in range(reps)])
+    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
+    return trim_mean(ys, 0.25, axis=0), np.maximum(lo, ys.min(0)), np.minimum(hi, ys.max(0))
+
+
 def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], log: bool = False):
-    """Mean and std over seeds on a shared grid within the step range all seeds cover (in log10 if ``log``)."""
+    """On a shared grid within the step range all seeds cover: the IQM with its 95 % bootstrap interval
+    (``iqm_band``), or in log10 (``log``, gradient variances) the mean ± std, i.e. geometric."""
     curves = [(x, np.log10(y) if log else y) for x, y in curves if len(x)]
     if not curves:
         return None
@@ -140,15 +155,15 @@ def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], log: bool = False):
         return None
     grid = np.unique(np.concatenate([x[(x >= lo) & (x <= hi)] for x, _ in curves]))
     ys = np.stack([np.interp(grid, x, y) for x, y in curves])
+    if not log:
+        return (grid, *iqm_band(ys))
     mean, std = ys.mean(0), ys.std(0, ddof=1) if len(ys) > 1 else np.zeros_like(grid, dtype=float)
-    if log:
-        return grid, 10 ** mean, 10 ** (mean - std), 10 ** (mean + std)
-    return grid, mean, mean - std, mean + std
+    return grid, 10 ** mean, 10 ** (mean - std), 10 ** (mean + std)
 
 
 def plot_band(ax, band, label: str, n: int, seeds=(), **kw) -> None:
-    """The seed mean ± std over the shared range, and each seed's own curve (``seeds``) faintly over
-    its full range, so that a seed run longer than the others is still seen."""
+    """The seed band of ``seed_band`` over the shared range, and each seed's own curve (``seeds``) faintly
+    over its full range, so that a seed run longer than the others is still seen."""
     x, m, lo, hi = band
     if len(x) <= 20:  # short runs: a lone evaluation would otherwise draw nothing
         kw.setdefault("marker", "o")
@@ -169,7 +184,7 @@ def _label(key: tuple, parts=("algo", "h", "sn", "loss", "variant")) -> str:
 def _panels(n: int, title: str):
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axs = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    fig, axs = plt.subplots(rows, cols, figsize=(5 * cols, 4.6 * rows), squeeze=False)  # room for legends below
     for ax in axs.flat[n:]:
         ax.set_visible(False)
     fig.suptitle(title)
@@ -202,7 +217,7 @@ def curve_figure(panels: dict[str, list[tuple[str, list[Run]]]], curve, log: boo
         ax.set_ylabel(ylabel)
         if log:
             ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)  # off the curves
     _save(fig, path, written)
     return None
 
