@@ -300,9 +300,12 @@ def _summary(results: list[CheckResult]) -> list[str]:
     identities (rows that cannot fail) counted apart."""
     measured = [r for r in results if r.form != "identity"]
     n = {k: sum(r.holds is k for r in measured) for k in (True, False, None)}
+    o_level = sum(r.constant_needed is not None and r.holds is True for r in measured)
     keys = sorted({(r.claim, r.form) for r in results})
     lines = ["## Summary", "",
-             f"{len(measured)} measured checks: {n[True]} hold, {n[False]} violated, {n[None]} inconclusive; "
+             f"{len(measured)} measured checks: {n[True]} hold ({o_level} of them O-form level rows, which cannot "
+             f"fail where their bound is positive: not refuted, with the constant they need), {n[False]} violated, "
+             f"{n[None]} inconclusive; "
              f"{len(results) - len(measured)} identities (algebraic truths, form \"identity\", not measurements).", "",
              "| claim | form | checks | hold | violated | inconclusive |", "|---|---|---|---|---|---|"]
     for claim, form in keys:

@@ -40,7 +40,7 @@ def test_report_keeps_every_section_that_ran_and_names_the_one_that_failed(tmp_p
     md = (tmp_path / "report.md").read_text()
     assert "This section failed:** `RuntimeError: instance diverged`" in md
     assert "| prop5.4 | printed | 1 | 0 | 1 | 0 |" in md and "| C.12 | explicit | 1 | 0 | 0 | 1 |" in md
-    assert "3 measured checks: 1 hold, 1 violated, 1 inconclusive; 1 identities" in md
+    assert "3 measured checks: 1 hold (0 of them O-form level rows" in md and "1 violated, 1 inconclusive; 1 identities" in md
     assert "prop5.8" in capsys.readouterr().err
     # power: the identity row is no measurement; one of the two structural controls is caught
     power = {(p["claim"], p["form"]): p for p in doc["power"]}
