@@ -17,6 +17,9 @@ Lf_t, Lpi_t = tilde(L_f), tilde(L_pi)
 #: the bounds to evaluate with L_f the larger of the model's and the true dynamics' constants: they
 #: differentiate both (the corrected chain and ``sup_grad_V``)
 BOTH_DYNAMICS = ("bias_corrected",)
+#: κ' with a change of measure that holds: E_ζφ ≤ κ² E_νφ for φ ≥ 0 when κ = (1 − γ)^{-1/2} (dζ/dν ≤ 1/(1 − γ),
+#: E18), where Lemma C.3's E_ζφ ≤ κ E_νφ does not (E14)
+kappa_prime_corrected = beta + kappa**2 * (1 - beta)
 
 
 def c20(k=i):
@@ -69,13 +72,15 @@ def sup_grad_V():
 
 
 def bias_corrected():
-    """Corrected (C.24): (C.24)'s structure on the corrected (C.13), (C.20), (C.21), plus the two terms
-    the proof drops, each bounded with ``sup_grad_V`` = S: E12's γ^h‖E ∂_θQ^{π_θ}(s_h, a_h)‖ ≤ γ^{h+1} S
+    """Corrected (C.24): (C.24)'s structure on the corrected (C.13), (C.20), (C.21) with
+    ``kappa_prime_corrected`` for κ' (the change of measure to μ, evaluated at κ = (1 − γ)^{-1/2}), plus the
+    two terms the proof drops, each bounded with ``sup_grad_V`` = S: E12's γ^h‖E ∂_θQ^{π_θ}(s_h, a_h)‖ ≤ γ^{h+1} S
     (∂_θQ^{π_θ}(s, a) = γ E ∇_θV^{π_θ}(s')), and β‖E_ζ ∇_θV − E_ν ∇_θV‖ ≤ 2βS (∇J is E_ζ ∇_θV; the
     ν-samples estimate E_ν ∇_θV, E13). Hypotheses in the module docstring."""
     dev = c21_corrected(h) + c20_corrected(h)
-    return (kappa * kappa_prime * h * (L_r * dev + 2 * L_r * K_hat_corrected(h))
-            + kappa_prime * gamma**h * (L_Q * dev + K_hat_corrected(h) * eps_v)
+    kp = kappa_prime_corrected
+    return (kappa * kp * h * (L_r * dev + 2 * L_r * K_hat_corrected(h))
+            + kp * gamma**h * (L_Q * dev + K_hat_corrected(h) * eps_v)
             + (gamma**(h + 1) + 2 * beta) * sup_grad_V())
 
 

@@ -417,8 +417,9 @@ def test_rho_is_L_f_sqrt_one_plus_L_pi_squared():
 
 def corr_bias(h, **p):
     """Corrected (C.24) as bounds.bias states it: "(C.24)'s structure on the corrected (C.13), (C.20),
-    (C.21)" plus "(γ^{h+1} + 2β) S", S = "L_r L_θ (1 + γ(1 + L_π) L_f/(1 − γρ))/(1 − γ)"; ∞ for γρ ≥ 1."""
-    g, kp = p["gamma"], kappa_prime(**p)
+    (C.21)" with κ' = β + κ²(1 − β), plus "(γ^{h+1} + 2β) S", S = "L_r L_θ (1 + γ(1 + L_π) L_f/(1 − γρ))/(1 − γ)"; ∞ for γρ ≥ 1."""
+    g = p["gamma"]
+    kp = p["beta"] + p["kappa"] ** 2 * (1 - p["beta"])  # bounds.bias: "κ' = β + κ²(1 − β)"
     if g * rho(**p) >= 1:
         return math.inf
     dev, K = corr_S(h, p["eps_f"], **p) + corr_A(h, p["eps_f"], **p), corr_K(h, **p)
