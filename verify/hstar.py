@@ -153,16 +153,19 @@ def predict(probes, b, v1, gamma: float, H: int, eta: float, L: float, delta: fl
     return int(np.argmin(prop5_10.g_of(b_h, v_h, N, eta, L, delta)))
 
 
+def bias_variance(x: np.ndarray, grad_J: np.ndarray) -> tuple[float, float]:
+    """(b̂, v̂) of n per-sample gradients ``x``: v̂ = mean ‖ĝ − ḡ‖² (unbiased, n − 1) and
+    b̂ = √max(‖ḡ − ∇J‖² − v̂/n, 0) (‖ḡ − ∇J‖² over-counts b² by v/n)."""
+    v = float(np.sum(np.var(x, axis=0, ddof=1)))
+    return math.sqrt(max(float(np.sum((x.mean(0) - grad_J) ** 2)) - v / len(x), 0.0)), v
+
+
 def probe_moments(p, probes, beta: float, estimator: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, list]:
-    """Monte Carlo b_t and v_t(1) at each probe h from ``n`` per-sample gradients (``verify.measure``):
-    v̂ = mean ‖ĝ − ḡ‖² (unbiased, n − 1), b̂ = √max(‖ḡ − ∇J‖² − v̂/n, 0) (‖ḡ − ∇J‖² over-counts v/n)."""
+    """Monte Carlo b_t and v_t(1) at each probe h from ``n`` per-sample gradients (``verify.measure``,
+    ``bias_variance``), and the gradients themselves."""
     grad_J = p.true_grad().numpy()
     samples = [measure.sample_gradients(p, h, beta, n, estimator, seed=seed + h).numpy() for h in probes]
-    b, v = [], []
-    for x in samples:
-        vh = float(np.sum(np.var(x, axis=0, ddof=1)))
-        b.append(math.sqrt(max(float(np.sum((x.mean(0) - grad_J) ** 2)) - vh / n, 0.0)))
-        v.append(vh)
+    b, v = zip(*(bias_variance(x, grad_J) for x in samples))
     return np.array(b), np.array(v), samples
 
 
@@ -175,12 +178,7 @@ def probe_hstar(p, beta: float, estimator: str, probes, n: int, seed: int = 0, b
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(boot):
-        bb, vv = [], []
-        for x in samples:
-            y = x[rng.integers(0, n, n)]
-            vh = float(np.sum(np.var(y, axis=0, ddof=1)))
-            bb.append(math.sqrt(max(float(np.sum((y.mean(0) - grad_J) ** 2)) - vh / n, 0.0)))
-            vv.append(vh)
+        bb, vv = zip(*(bias_variance(x[rng.integers(0, n, n)], grad_J) for x in samples))
         draws.append(predict(probes, bb, vv, p.gamma, H, eta, L, delta, N))
     lo, hi = np.percentile(draws, [2.5, 97.5])
     return {"h_predicted": predict(probes, b, v, p.gamma, H, eta, L, delta, N), "interval": [int(lo), int(hi)],
