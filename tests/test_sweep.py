@@ -1,5 +1,7 @@
-"""The sweep on a tiny grid with a stand-in trainer: both backends, skipping and resuming."""
+"""The sweep on a tiny grid: skipping and resuming with a stand-in trainer, and the Ray backend
+against the local one with the real trainer."""
 import json
+import sys
 import textwrap
 
 import pytest
@@ -83,20 +85,47 @@ def test_local_backend_runs_skips_and_resumes(tmp_path, fake_entry, monkeypatch)
     assert len(again) == 2 and again[1]["argv"][:4] == ["--resume", str(out / "Hopper-v5/rp-dp_h3_sn/seed1"), "--steps", "50"]
 
 
-def test_ray_backend_same_outputs(tmp_path, fake_entry):
-    ray = pytest.importorskip("ray")
-    out = tmp_path / "runs"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        argv = ["--algos", "rp0", "rp-dp", "--envs", "Hopper-v5", "--h", "2", "--sn", "off", "--seeds", "1",
-                "--steps", "50", "--out", str(out), "--entry", fake_entry, "--backend", "ray"]
-        assert sweep.main(argv) == 0
-    finally:
-        ray.shutdown()
-    runs = sorted(p.relative_to(out).as_posix() for p in out.glob("*/*/seed*"))
-    assert runs == ["Hopper-v5/rp-dp_h2_vanilla/seed0", "Hopper-v5/rp0_h0_vanilla/seed0"]
-    assert all(sweep.is_done(out / r, 50) for r in runs)
-    assert (out / runs[0] / "metrics.csv").exists()
+@pytest.fixture
+def local_ray(monkeypatch):
+    """A local 2-CPU Ray instance. ray is a test dependency: without it this fails, it does not skip."""
+    import ray
+    # offline and quiet: no usage-stats upload, no auth token written to ~/.ray, no dashboard
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    yield
+    ray.shutdown()
+
+
+# the real trainer at Config.tiny's sizes and 300 steps: a few seconds a run
+TINY = ["--policy-hidden", "16", "--critic-hidden", "16", "--model-hidden", "16", "--reward-hidden", "16",
+        "--batch-size", "16", "--learning-starts", "100", "--model-warmup", "150", "--log-every", "100",
+        "--eval-every", "100", "--eval-episodes", "1", "--grad-var-every", "100", "--grad-var-samples", "8",
+        "--no-tensorboard"]
+
+
+def metrics_without_wall_time(run_dir):
+    """metrics.csv as text, less its one clock-dependent column (wall_time)."""
+    header, *rows = [line.split(",") for line in (run_dir / "metrics.csv").read_text().splitlines()]
+    keep = [i for i, c in enumerate(header) if c != "wall_time"]
+    assert len(keep) == len(header) - 1
+    return [[r[i] for i in keep] for r in [header, *rows]]
+
+
+def test_ray_backend_same_outputs_as_local(tmp_path, local_ray):
+    argv = ["--algos", "rp-dp", "ddpg", "--envs", "Hopper-v5", "--h", "2", "--sn", "off", "--seeds", "1",
+            "--steps", "300"]
+    for backend in ("local", "ray"):
+        assert sweep.main(argv + ["--out", str(tmp_path / backend), "--backend", backend, "--", *TINY]) == 0
+    local, ray = tmp_path / "local", tmp_path / "ray"
+    runs = sorted(p.relative_to(local).as_posix() for p in local.glob("*/*/seed*"))
+    assert runs == ["Hopper-v5/ddpg_h0_vanilla/seed0", "Hopper-v5/rp-dp_h2_vanilla/seed0"]
+    for r in runs:
+        assert sweep.is_done(ray / r, 300)
+        expected = metrics_without_wall_time(local / r)
+        assert len(expected) == 4  # header, steps 100, 200, 300
+        assert metrics_without_wall_time(ray / r) == expected  # every other column, digit for digit
+        assert (ray / r / "gradvar.csv").read_bytes() == (local / r / "gradvar.csv").read_bytes()
 
 
 @pytest.mark.parametrize("bad", [["--h", "-1"], ["--algos", "sac"], ["--envs", "Ant-v5"], ["--seeds", "0"],
@@ -106,4 +135,11 @@ def test_bad_arguments_exit_2(bad):
     argv.update(dict([bad]))
     with pytest.raises(SystemExit) as e:
         sweep.main([x for kv in argv.items() for x in kv if x is not None])
+    assert e.value.code == 2
+
+
+def test_ray_backend_without_ray_exits_2(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(SystemExit) as e:
+        sweep.main(["--algos", "rp-dp", "--envs", "Hopper-v5", "--steps", "10", "--backend", "ray", "--dry-run"])
     assert e.value.code == 2

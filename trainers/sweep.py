@@ -12,14 +12,16 @@ Backends, with identical outputs:
 - ``local`` (default): at most ``--workers`` trainer processes at once (default: the machine's cores
   divided by ``--threads`` per run);
 - ``ray``: one Ray task per run on ``ray.init(address=--ray-address)``, a local Ray instance when no
-  address is given. On a cluster, ``--out`` must be on storage every node sees, and every node needs
-  this package installed.
+  address is given. On a cluster (``ray start --head``, then ``ray start --address=HEAD:6379`` on each
+  other node; ``--ray-address HEAD:6379`` or ``auto``), ``--out`` must be on storage every node sees
+  at the same path, and every node needs this package installed.
 
 Arguments after ``--`` go to every trainer unchanged (e.g. ``-- --eval-every 10000``).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import os
@@ -140,10 +142,8 @@ def run_local(jobs: list[dict], workers: int, **kw) -> list[dict]:
 
 
 def run_ray(jobs: list[dict], address: Optional[str], threads: int, **kw) -> list[dict]:
-    try:
-        import ray
-    except ImportError:
-        raise SystemExit("--backend ray needs ray: pip install 'rpcheck[ray]'")
+    import ray  # present: parse checked it
+
     if not ray.is_initialized():
         ray.init(address=address)
     task = ray.remote(num_cpus=threads)(execute)
@@ -183,6 +183,8 @@ def parse(argv: Optional[list[str]] = None) -> tuple[argparse.Namespace, list[st
         p.error("--seeds, --steps and --threads must be > 0 and every h >= 0")
     if args.workers is not None and args.workers <= 0:
         p.error("--workers must be > 0")
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        p.error("--backend ray needs ray: pip install -e '.[ray]'")
     try:
         Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
