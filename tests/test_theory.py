@@ -294,7 +294,7 @@ def test_cli_refuses_a_checkpoint_of_other_networks(tiny_run, tmp_path, capsys):
     (other / "config.json").write_text(json.dumps({**cfg, "model_hidden": 8}))
     (other / theory.CHECKPOINT).write_bytes((tiny_run / theory.CHECKPOINT).read_bytes())
     assert theory.main([str(other)]) == 2
-    assert "does not match the current trainers" in capsys.readouterr().err
+    assert "does not fit this version's agent" in capsys.readouterr().err
 
 
 class _RewardCritic(nn.Module):

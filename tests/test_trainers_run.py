@@ -50,6 +50,19 @@ def test_resume_may_change_the_checkpoint_cadence_and_nothing_it_computes(tmp_pa
     assert rows(tmp_path / "split") == rows(tmp_path / "straight")
 
 
+def test_callbacks_run_after_every_update_and_may_report_grad_var(tmp_path):
+    seen = []
+
+    def probe(step, agent, buffer, out):
+        seen.append((step, buffer.size, out))
+        return {"grad_var": float(step)} if step % 25 == 0 else None
+
+    cfg = Config.tiny(steps=150, learning_starts=100, grad_var_every=0, out=str(tmp_path / "run"))
+    assert train(cfg, callbacks=[probe]) == 0
+    assert seen == [(n, n, tmp_path / "run") for n in range(100, 151)]
+    assert [r["grad_var"] for r in rows(tmp_path / "run")] == ["nan", "100.0", "150.0"]
+
+
 def test_sigterm_checkpoints_the_current_step_and_resume_continues_exactly(tmp_path, monkeypatch, capsys):
     cfg = Config.tiny(algo="rp-dp", h=3, sn=True, steps=300, out=str(tmp_path / "straight"))
     assert train(cfg) == 0

@@ -73,13 +73,11 @@ from torch.func import functional_call, jacrev, vmap
 
 from bounds import symbols as S
 from bounds import variance as V
-from trainers import estimators, instrument
-from trainers.agents import Agent
-from trainers.config import Config
+from trainers import estimators, instrument, rundir
 from trainers.envs import make_env
+from trainers.rundir import CHECKPOINT  # noqa: F401 (callers name theory.CHECKPOINT)
 
 VELOCITY_CLIP = 10.0  # gymnasium hopper_v5 / walker2d_v5 _get_obs
-CHECKPOINT = "checkpoint.pt"  # trainers.train.CHECKPOINT (train imports this module)
 QUANTILES = (0.5, 0.9, 1.0)
 
 
@@ -840,25 +838,10 @@ def load_run(run_dir: Path):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a directory")
-    if not (run_dir / "config.json").exists() or not (run_dir / CHECKPOINT).exists():
-        raise ValueError(f"{run_dir} holds no config.json and {CHECKPOINT}")
-    try:
-        cfg = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
-        ck = torch.load(run_dir / CHECKPOINT, weights_only=False)
-    except Exception as e:  # a torn or foreign file: one line, not a traceback
-        first = str(e).splitlines()[0] if str(e) else ""
-        raise ValueError(f"cannot read {run_dir}: {type(e).__name__}: {first}") from None
-    if not cfg.uses_model:
-        raise ValueError(f"{run_dir} is {cfg.algo} with h = {cfg.h}: no learned model to measure")
-    env, _ = make_env(cfg.env)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    env.close()
-    agent = Agent(cfg, obs_dim, act_dim)
-    try:
-        agent.load_state_dict(ck["agent"])
-        return agent, ck["buffer"]["obs"], cfg, int(ck["loop"]["step"])
-    except (KeyError, RuntimeError, TypeError) as e:  # written by another version of the trainers
-        raise ValueError(f"{run_dir / CHECKPOINT} does not match the current trainers: {type(e).__name__}") from None
+    agent, ck = rundir.load_agent(run_dir)
+    if not agent.cfg.uses_model:
+        raise ValueError(f"{run_dir} is {agent.cfg.algo} with h = {agent.cfg.h}: no learned model to measure")
+    return agent, ck["buffer"]["obs"], agent.cfg, int(ck["loop"]["step"])
 
 
 class _Parser(argparse.ArgumentParser):

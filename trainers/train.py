@@ -6,200 +6,81 @@
 Every field of ``trainers.config.Config`` is a flag (``--batch-size 128``, ``--no-sn``, …); DDPG's
 defaults are Tianshou's (``config.ALGO_DEFAULTS``). A run writes ``config.json``, ``run.json`` (seed,
 package versions, command, git commit; each resume appends its own), ``metrics.csv``, TensorBoard
-events if tensorboard is installed, and ``checkpoint.pt`` (atomic) holding everything a resume needs.
-A resume refuses a run written by another trainer commit unless ``--allow-commit-change`` is given.
+events if tensorboard is installed, and ``checkpoint.pt`` (atomic) holding everything a resume needs
+(``trainers.rundir``). A resume refuses a run written by another trainer commit unless
+``--allow-commit-change`` is given.
+
+``train`` is the loop, CleanRL-style: act, store, update, evaluate, measure (callbacks), log,
+checkpoint. The algorithm is in ``trainers.agents``.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
-import math
-import os
-import platform
 import random
 import signal
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from trainers import instrument, theory
+from trainers import instrument, rundir, theory
 from trainers.agents import Agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import ALGO_DEFAULTS, ALGOS, DR_NOISE, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
-from trainers.envs import evaluate_policy, get_env_state, make_env, set_env_state
+from trainers.envs import evaluate_policy, make_env
+from trainers.rundir import CHECKPOINT, COLUMNS, git_state, recorded_trainer
 
-COLUMNS = ["step", "episodes", "episode_return", "eval_return", "eval_std", "model_loss", "reward_loss",
-           "done_loss", "critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "grad_var", "wall_time"]
-CHECKPOINT = "checkpoint.pt"
+# called after every update with (step, agent, buffer, run dir); a returned dict updates the loop
+# state, e.g. grad_var, which metrics.csv reports until the next measurement
+Callback = Callable[[int, Agent, ReplayBuffer, Path], Optional[dict]]
 
 
 class NonFinite(RuntimeError):
     pass
 
 
-def versions() -> dict:
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("torch", "numpy", "gymnasium", "mujoco", "tqdm"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-REPO = Path(__file__).resolve().parent.parent
-TRAINER_PATHS = ("trainers", "pyproject.toml")  # the code a run's numbers depend on
-
-
-def git_state() -> dict:
-    """Provenance of the code this process runs: HEAD, the last commit that changed the trainer
-    (``TRAINER_PATHS``), and whether the trainer differs from that commit. All None outside git."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    head = git("rev-parse", "HEAD")
-    if head is None:
-        return {"commit": None, "trainer_commit": None, "dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no", "--", *TRAINER_PATHS)
-    return {"commit": head, "trainer_commit": git("log", "-1", "--format=%H", "--", *TRAINER_PATHS),
-            "dirty": None if status is None else bool(status)}
-
-
-def recorded_trainer(run_info: dict) -> str | None:
-    """The trainer commit that wrote the run's latest steps (its last resume, else its start)."""
-    for entry in reversed(run_info.get("resumed", [])):
-        if "git" in entry:
-            return entry["git"]["trainer_commit"]
-    return run_info.get("git", {}).get("trainer_commit")
-
-
-def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a torn checkpoint."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def tensorboard_writer(cfg: Config, out: Path):
-    if not cfg.tensorboard:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # optional: tensorboard is not a dependency
-        return None
-    return SummaryWriter(str(out / "tb"))
-
-
-def measure(cfg: Config, agent: Agent, buffer: ReplayBuffer, out: Path, n: int, loop: dict) -> None:
-    """Figs. 2, 3, 5: gradient variance and loss landscape of the RP-DP objective (4.1)-(4.2) through
-    the agent's model at the current iterate (trainers.instrument). Start states come from the
-    buffer through a generator of their own, so measuring leaves training bit-identical."""
-    if cfg.theory_every and n % cfg.theory_every == 0:
-        result = theory.measure(agent, buffer.data["obs"][:buffer.size], theory.Simulator(cfg.env), seed=cfg.seed + n)
-        theory.append_csv(out, n, result["summary"])
-    var_due = cfg.grad_var_every and n % cfg.grad_var_every == 0
-    land_due = cfg.landscape_every and n % cfg.landscape_every == 0
-    if not (var_due or land_due):
-        return
-    vx = instrument.value_expansion(agent)
-    h_now = cfg.h if agent.model is not None and n >= cfg.model_warmup else 0
-    pick = np.random.default_rng((cfg.seed, n))
-    if var_due:
-        s0 = torch.from_numpy(buffer.data["obs"][pick.integers(0, buffer.size, cfg.grad_var_samples)])
-        hs = cfg.grad_var_hs if agent.model is not None else ()
-        stats = instrument.log_gradient_variance(vx, s0, hs, h_now, step=n, run_dir=out, seed=cfg.seed)
-        loop["grad_var"] = stats["gradvar_total"]
-    if land_due:
-        s0 = torch.from_numpy(buffer.data["obs"][pick.integers(0, buffer.size, cfg.landscape_samples)])
-        instrument.save_landscape(vx, s0, instrument.landscape_path(out, n, h_now), h=h_now, step=n,
-                                  n_grid=cfg.landscape_grid, span=cfg.landscape_span, seed=cfg.seed)
-
-
-def train(cfg: Config, resume: bool = False) -> int:
-    """Run (or resume) training; returns the process exit status (0; 1 on a non-finite value; 2 when
-    the checkpoint does not fit the agent; 128 + signal number after SIGTERM or SIGINT, which end the
-    current step and write a checkpoint there, unless that step was the last)."""
+def train(cfg: Config, resume: bool = False, callbacks: Sequence[Callback] = ()) -> int:
+    """Run (or resume) training. Returns the exit status: 0; 1 on a non-finite value; 2 when the
+    checkpoint does not fit the agent; 128 + signal number after SIGTERM or SIGINT, which end the
+    current step and write a checkpoint there (unless it was the last). ``callbacks`` follow ``measurements(cfg)``."""
     cfg.validate()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / CHECKPOINT
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     env, max_episode_steps = make_env(cfg.env)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    agent = Agent(cfg, obs_dim, act_dim)
-    buffer = ReplayBuffer(obs_dim, act_dim)
-    rng = np.random.default_rng(cfg.seed)  # replay sampling and the random warm-up actions
-
     if resume:
-        ck = torch.load(ckpt_path, weights_only=False)
         try:
-            agent.load_state_dict(ck["agent"])
-            buffer.load_state_dict(ck["buffer"])
-            rng.bit_generator.state = ck["rng"]["numpy"]
-            torch.set_rng_state(ck["rng"]["torch"])
-            random.setstate(ck["rng"]["python"])
-            set_env_state(env, ck["env"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as e:  # e.g. written by an older agent layout
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            print(f"error: {ckpt_path} does not fit this version's agent ({reason[:120]})", file=sys.stderr)
+            agent, buffer, rng, loop = rundir.load_training(out, cfg, env)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
             return 2
-        loop = ck["loop"]
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))  # --steps may have grown
-        run_info = json.loads((out / "run.json").read_text())
-        run_info.setdefault("resumed", []).append({"step": loop["step"], "argv": sys.argv, "versions": versions(),
-                                                   "git": git_state()})
-        (out / "run.json").write_text(json.dumps(run_info, indent=2))
-        # rows written after the checkpoint belong to a run that is being replaced
-        with open(out / "metrics.csv", newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= loop["step"]]
-        with open(out / "metrics.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
-        instrument.drop_after(out, loop["step"])
+        rundir.resume(out, cfg, loop["step"])
     else:
-        obs, _ = env.reset(seed=cfg.seed)
-        loop = {"step": 0, "obs": obs, "episodes": 0, "ep_return": 0.0, "ep_len": 0, "last_return": float("nan"),
-                "eval": (float("nan"), float("nan")), "grad_var": float("nan"), "acc": {}, "acc_n": 0, "wall": 0.0}
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        (out / "run.json").write_text(json.dumps({"seed": cfg.seed, "versions": versions(), "argv": sys.argv,
-                                                        "git": git_state()}, indent=2))
-        with open(out / "metrics.csv", "w", newline="") as f:
-            csv.DictWriter(f, COLUMNS).writeheader()
-
-    writer = tensorboard_writer(cfg, out)
-    metrics_file = open(out / "metrics.csv", "a", newline="")
-    metrics = csv.DictWriter(metrics_file, COLUMNS)
+        agent, buffer, rng, loop = fresh(cfg, env)
+        rundir.start(out, cfg)
+    callbacks = [*measurements(cfg), *callbacks]
+    metrics = rundir.Metrics(out, cfg.tensorboard)
     t0 = time.perf_counter() - loop["wall"]
     obs = loop["obs"]
     bar = tqdm(total=cfg.steps, initial=loop["step"], unit="step", dynamic_ncols=True, smoothing=0.05,
                desc=f"{cfg.algo} h={cfg.h}{' SN' if cfg.sn else ''}", disable=None)
-
     # a stop request (a session ending, Ctrl-C) is honoured between steps, after a checkpoint
     stop: list[int] = []
     previous = {s: signal.signal(s, lambda signum, _: stop.append(signum)) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         for n in range(loop["step"] + 1, cfg.steps + 1):  # n = environment steps taken after this one
             # --- act and store --------------------------------------------------------------
-            if n <= cfg.learning_starts:
-                action = rng.uniform(-1.0, 1.0, act_dim)
-            else:
-                action = agent.act(obs, explore=True)
+            warm_up = n <= cfg.learning_starts  # uniform random actions until the first update
+            action = rng.uniform(-1.0, 1.0, agent.act_dim) if warm_up else agent.act(obs, explore=True)
             next_obs, r, terminated, _, _ = env.step(action)
             loop["ep_return"] += r
             loop["ep_len"] += 1
@@ -211,61 +92,123 @@ def train(cfg: Config, resume: bool = False) -> int:
                 loop["last_return"], loop["episodes"] = loop["ep_return"], loop["episodes"] + 1
                 loop["ep_return"], loop["ep_len"] = 0.0, 0
                 obs, _ = env.reset()
-            # --- learn ----------------------------------------------------------------------
+            # --- learn and measure ------------------------------------------------------------
             if n >= cfg.learning_starts:
-                stats = agent.update(buffer, rng, n)
-                values = torch.stack(list(stats.values()))
-                if not bool(torch.isfinite(values).all()):
-                    bad = [k for k, v in stats.items() if not torch.isfinite(v)]
-                    raise NonFinite(f"non-finite {', '.join(bad)} at step {n}")
-                for k, v in stats.items():
-                    loop["acc"][k] = loop["acc"].get(k, 0.0) + v
-                loop["acc_n"] += 1
-            # --- evaluate, log, checkpoint -----------------------------------------------------
+                accumulate(loop, agent.update(buffer, rng, n), n)
             if n % cfg.eval_every == 0:
                 loop["eval"] = evaluate_policy(agent, cfg.env, cfg.eval_episodes, seed=cfg.seed + 10_000 + n)
             if n >= cfg.learning_starts:
-                measure(cfg, agent, buffer, out, n, loop)
+                for callback in callbacks:
+                    loop.update(callback(n, agent, buffer, out) or {})
+            # --- log and checkpoint -------------------------------------------------------------
             if n % cfg.log_every == 0 or n == cfg.steps:
-                row = {k: float(v) / loop["acc_n"] for k, v in loop["acc"].items() if k in COLUMNS}
-                row.update(step=n, episodes=loop["episodes"], episode_return=loop["last_return"],
-                           eval_return=loop["eval"][0], eval_std=loop["eval"][1], alpha=agent.alpha,
-                           grad_var=loop["grad_var"],
-                           wall_time=round(time.perf_counter() - t0, 3))
-                metrics.writerow(row)
-                metrics_file.flush()
-                if writer is not None:
-                    for k, v in row.items():
-                        if k != "step" and not math.isnan(v):
-                            writer.add_scalar(k, v, n)
-                loop["acc"], loop["acc_n"] = {}, 0
-                bar.set_postfix(ret=f"{loop['last_return']:.1f}", eval=f"{loop['eval'][0]:.1f}")
-                if bar.disable:  # no terminal (nohup, a queue): a line per log row instead of the bar
-                    print(f"step {n}/{cfg.steps}: return {loop['last_return']:.1f}, eval {loop['eval'][0]:.1f}, "
-                          f"{row['wall_time'] / 60:.1f} min", file=sys.stderr, flush=True)
+                row = log_row(loop, agent, n, wall_time=time.perf_counter() - t0)
+                metrics.write(row)
+                show_progress(bar, loop, n, cfg.steps, row["wall_time"])
             if n % cfg.checkpoint_every == 0 or n == cfg.steps or stop:
                 loop.update(step=n, obs=obs, wall=time.perf_counter() - t0)
-                save_atomic({"config": cfg.to_dict(), "agent": agent.state_dict(), "buffer": buffer.state_dict(),
-                             "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                                     "python": random.getstate()},
-                             "env": get_env_state(env), "loop": loop}, ckpt_path)
+                rundir.save_checkpoint(out, cfg, agent, buffer, rng, env, loop)
             bar.update(1)
             if stop and n < cfg.steps:  # at the last step the run is complete: exit 0
                 print(f"{signal.Signals(stop[0]).name} at step {n}: checkpoint written; "
                       f"continue with --resume {out}", file=sys.stderr)
                 return 128 + stop[0]
     except NonFinite as e:
-        kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
+        ckpt = out / CHECKPOINT
+        kept = f"last good checkpoint {ckpt}" if ckpt.exists() else "no checkpoint was written yet"
         print(f"error: {e}; run stopped, {kept}", file=sys.stderr)
         return 1
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         bar.close()
-        metrics_file.close()
-        if writer is not None:
-            writer.close()
+        metrics.close()
     return 0
+
+
+def fresh(cfg: Config, env) -> tuple[Agent, ReplayBuffer, np.random.Generator, dict]:
+    """A new agent, an empty buffer, the replay generator and the loop's counters at step 0."""
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    agent = Agent(cfg, obs_dim, act_dim)
+    buffer = ReplayBuffer(obs_dim, act_dim)
+    rng = np.random.default_rng(cfg.seed)  # replay sampling and the random warm-up actions
+    obs, _ = env.reset(seed=cfg.seed)
+    loop = {"step": 0, "obs": obs, "episodes": 0, "ep_return": 0.0, "ep_len": 0, "last_return": float("nan"),
+            "eval": (float("nan"), float("nan")), "grad_var": float("nan"), "acc": {}, "acc_n": 0, "wall": 0.0}
+    return agent, buffer, rng, loop
+
+
+def accumulate(loop: dict, stats: dict[str, torch.Tensor], n: int) -> None:
+    """Add one update's losses to the sums the next metrics row averages; NonFinite on NaN or inf."""
+    if not bool(torch.isfinite(torch.stack(list(stats.values()))).all()):
+        bad = [k for k, v in stats.items() if not torch.isfinite(v)]
+        raise NonFinite(f"non-finite {', '.join(bad)} at step {n}")
+    for k, v in stats.items():
+        loop["acc"][k] = loop["acc"].get(k, 0.0) + v
+    loop["acc_n"] += 1
+
+
+def log_row(loop: dict, agent: Agent, n: int, wall_time: float) -> dict:
+    """The metrics row of step n: losses averaged since the last row (whose sums it resets), the
+    latest episode return, evaluation and measurement."""
+    row = {k: float(v) / loop["acc_n"] for k, v in loop["acc"].items() if k in COLUMNS}
+    row.update(step=n, episodes=loop["episodes"], episode_return=loop["last_return"],
+               eval_return=loop["eval"][0], eval_std=loop["eval"][1], alpha=agent.alpha,
+               grad_var=loop["grad_var"], wall_time=round(wall_time, 3))
+    loop["acc"], loop["acc_n"] = {}, 0
+    return row
+
+
+def show_progress(bar: tqdm, loop: dict, n: int, steps: int, wall_time: float) -> None:
+    bar.set_postfix(ret=f"{loop['last_return']:.1f}", eval=f"{loop['eval'][0]:.1f}")
+    if bar.disable:  # no terminal (nohup, a queue): a line per log row instead of the bar
+        print(f"step {n}/{steps}: return {loop['last_return']:.1f}, eval {loop['eval'][0]:.1f}, "
+              f"{wall_time / 60:.1f} min", file=sys.stderr, flush=True)
+
+
+# --- measurements at the current iterate (callbacks) -------------------------------------------
+def measurements(cfg: Config) -> list[Callback]:
+    """The measurement callbacks ``cfg`` asks for."""
+    hooks: list[Callback] = []
+    if cfg.theory_every:
+        hooks.append(measure_theory)
+    if cfg.grad_var_every or cfg.landscape_every:
+        hooks.append(measure_gradients)
+    return hooks
+
+
+def measure_theory(n: int, agent: Agent, buffer: ReplayBuffer, out: Path) -> None:
+    """Section 5's eps_f, Lipschitz constants and gradient paths with the simulator's Jacobians
+    (trainers.theory) every ``theory_every`` steps, one row of theory.csv each."""
+    cfg = agent.cfg
+    if n % cfg.theory_every == 0:
+        result = theory.measure(agent, buffer.data["obs"][:buffer.size], theory.Simulator(cfg.env), seed=cfg.seed + n)
+        theory.append_csv(out, n, result["summary"])
+
+
+def measure_gradients(n: int, agent: Agent, buffer: ReplayBuffer, out: Path) -> dict | None:
+    """Figs. 2, 3, 5: gradient variance and loss landscape of the RP-DP objective (4.1)-(4.2) through
+    the agent's model at the current iterate (trainers.instrument). Start states come from the
+    buffer through a generator of their own, so measuring leaves training bit-identical."""
+    cfg = agent.cfg
+    var_due = cfg.grad_var_every and n % cfg.grad_var_every == 0
+    land_due = cfg.landscape_every and n % cfg.landscape_every == 0
+    if not (var_due or land_due):
+        return None
+    vx = instrument.value_expansion(agent)
+    h_now = cfg.h if agent.model is not None and n >= cfg.model_warmup else 0
+    pick = np.random.default_rng((cfg.seed, n))  # one generator: the landscape's states follow the variance's
+    result = None
+    if var_due:
+        s0 = torch.from_numpy(buffer.data["obs"][pick.integers(0, buffer.size, cfg.grad_var_samples)])
+        hs = cfg.grad_var_hs if agent.model is not None else ()
+        stats = instrument.log_gradient_variance(vx, s0, hs, h_now, step=n, run_dir=out, seed=cfg.seed)
+        result = {"grad_var": stats["gradvar_total"]}
+    if land_due:
+        s0 = torch.from_numpy(buffer.data["obs"][pick.integers(0, buffer.size, cfg.landscape_samples)])
+        instrument.save_landscape(vx, s0, instrument.landscape_path(out, n, h_now), h=h_now, step=n,
+                                  n_grid=cfg.landscape_grid, span=cfg.landscape_span, seed=cfg.seed)
+    return result
 
 
 # --- command line ---------------------------------------------------------------------------------
@@ -318,11 +261,11 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
             raise ValueError(f"{run} holds no checkpoint to resume")
         if not (run / "run.json").exists():
             raise ValueError(f"{run} has a checkpoint but no run.json; cannot resume it")
+        cfg = rundir.load_config(run)
         try:
-            cfg = Config.from_dict(json.loads((run / "config.json").read_text()))
             run_info = json.loads((run / "run.json").read_text())
-        except (ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"{run}: unreadable config.json or run.json ({type(e).__name__})") from None
+        except ValueError as e:
+            raise ValueError(f"{run}: unreadable run.json ({type(e).__name__})") from None
         then, now = recorded_trainer(run_info), git_state()["trainer_commit"]
         if then != now and not allow_change:
             raise ValueError(f"{run} was written by trainer commit {(then or 'unknown')[:12]}, this is "
@@ -331,10 +274,7 @@ def parse(argv: list[str]) -> tuple[Config, bool]:
         if extra:
             flags = ", --".join(sorted(f.replace("_", "-") for f in extra))
             raise ValueError(f"only --steps and --checkpoint-every may change on resume, got --{flags}")
-        try:
-            done = torch.load(run / CHECKPOINT, weights_only=False)["loop"]["step"]
-        except Exception as e:  # a torn or foreign file: any unpickling error
-            raise ValueError(f"{run / CHECKPOINT} is corrupt or not a checkpoint ({type(e).__name__})") from None
+        done = rundir.load_checkpoint(run)["loop"]["step"]
         cfg = dataclasses.replace(cfg, out=str(run), **given)
         if cfg.steps <= done:
             raise ValueError(f"{run} already has {done} steps; pass --steps larger than that")
