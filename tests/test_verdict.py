@@ -4,7 +4,8 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from verify.verdict import CheckResult, Control, Inconclusive, Recorded, Verdict, Violated, expect, require, verdict
+from verify.record import RTOL_EXACT, Record
+from verify.verdict import CheckResult, Control, Inconclusive, Verdict, Violated, require, verdict
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 
@@ -50,16 +51,18 @@ def test_require_raises_the_verdicts_own_exception():
     assert not issubclass(Violated, Inconclusive) and not issubclass(Inconclusive, Violated)
 
 
-def test_recorded_pins_verdict_and_numbers():
+def test_record_pins_verdict_and_numbers():
     r = CheckResult("x", "printed", {}, 2.0, (1.5, 2.5), 1.0)
-    with pytest.raises(Violated):
-        expect(r, Recorded(False, 2.0, 1.0))
+    Record.of(r).check(r, RTOL_EXACT)
     # a drift of the numbers, or of the verdict, is a plain AssertionError, which raises=Violated rejects
-    for rec in (Recorded(False, 2.1, 1.0), Recorded(False, 2.0, 1.1), Recorded(None, 2.0, 1.0)):
+    for rec in (Record(False, 2.1, (1.5, 2.5), 1.0), Record(False, 2.0, (1.5, 2.5), 1.1),
+                Record(False, 2.0, (1.4, 2.5), 1.0), Record(None, 2.0, (1.5, 2.5), 1.0)):
         with pytest.raises(AssertionError) as e:
-            expect(r, rec)
+            rec.check(r, RTOL_EXACT)
         assert type(e.value) is AssertionError
-    assert Recorded(None, 1.0, 1.0).raises is Inconclusive and "inconclusive" in Recorded(None, 1.0, 1.0).reason()
+    Record(False, 2.1, (1.5, 2.5), 1.0).check(r, math.inf)  # rtol = inf pins the verdict only
+    rec = Record(None, 1.0, (0.5, 1.5), 1.0)
+    assert rec.raises is Inconclusive and "inconclusive" in rec.reason()
 
 
 def test_identity_form_and_control():

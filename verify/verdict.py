@@ -10,8 +10,8 @@ For claims of the form "measured >= bound" (a rate that must be positive, a lowe
 
 A test asserts a check with ``require(r)``, which raises ``Violated`` or ``Inconclusive`` (their own
 ``AssertionError`` subclasses), so that an expected failure names the verdict it expects
-(``pytest.mark.xfail(raises=Violated)``) and any other exception fails the suite. ``Recorded`` pins
-an expected failure's verdict and numbers.
+(``pytest.mark.xfail(raises=Violated)``) and any other exception fails the suite. ``verify.record``
+pins each row's verdict and numbers.
 """
 from __future__ import annotations
 
@@ -160,46 +160,6 @@ def require(r: CheckResult) -> None:
     """Assert that ``r`` holds; raise ``Violated`` or ``Inconclusive`` with ``r.describe()`` if not."""
     if r.holds is not True:
         raise RAISES[r.holds](r.describe())
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A row as it was measured: its verdict (False violated, None inconclusive, True holds — an
-    O-form row that is not refuted, or any holding row pinned as tightly as a failing one), the
-    measured value and the bound, reproduced within relative tolerance ``rtol`` (fixed seeds: a change
-    beyond it means the measurement changed)."""
-
-    holds: Optional[bool]
-    measured: float
-    bound: float
-    rtol: float = 1e-3
-
-    @property
-    def raises(self) -> Optional[type]:
-        return RAISES.get(self.holds)
-
-    def reason(self) -> str:
-        word = {True: "holds", False: "violated", None: "inconclusive"}[self.holds]
-        return f"recorded {word}: measured {self.measured:.6g} against bound {self.bound:.6g} (rtol {self.rtol:g})"
-
-    def check(self, r: CheckResult) -> None:
-        """Plain ``AssertionError`` (not ``Violated``/``Inconclusive``) unless ``r`` reproduces the record."""
-        assert r.holds is self.holds, f"recorded {self.holds}, now {r.describe()}"
-        for name, want in (("measured", self.measured), ("bound", self.bound)):
-            got = getattr(r, name)
-            assert math.isclose(got, want, rel_tol=self.rtol, abs_tol=1e-300) or got == want, \
-                f"{name}: recorded {want!r}, now {r.describe()}"
-
-    @classmethod
-    def of(cls, r: CheckResult, rtol: float = 1e-3) -> "Recorded":
-        return cls(r.holds, float(r.measured), float(r.bound), rtol)
-
-
-def expect(r: CheckResult, recorded: Optional[Recorded]) -> None:
-    """The body of a test with a possibly expected failure: reproduce the record, then ``require``."""
-    if recorded is not None:
-        recorded.check(r)
-    require(r)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Appendix C chains, step by step (verify.appendix_c): each row of ``proof_chain_results`` is a
-test; a row that does not hold is a strict xfail that accepts only the exception of its recorded
-verdict, after reproducing the recorded numbers (``EXPECTED``), and its corrected step is asserted
-by its own row. Every family of steps has negative controls that must fail.
+test, pinned to its record (``verify/recorded/appendix_c/test_proof_chains.json``, written by
+``python -m verify.record``); a row that does not hold is a strict xfail that accepts only the
+exception of its recorded verdict, and its corrected step is asserted by its own row. Every family of steps has negative controls that must fail.
 """
 import math
 
@@ -11,8 +11,7 @@ from verify.appendix_c import chains_c7_c24 as PV
 from verify.appendix_c import lemmas_c2_c3 as PC
 from verify.appendix_c import proof_chain_results
 from verify.appendix_c import smoothness_c1_c5 as PS
-from verify.conftest import expected_failure
-from verify.verdict import Recorded, expect
+from verify import record
 
 
 def _key(r):
@@ -20,98 +19,14 @@ def _key(r):
     return (r.claim, r.form, i["mdp"], i["line"], str(i.get("h")), str(i.get("eta")), str(i.get("delta")))
 
 
-#: every row that does not hold, as measured (quick configuration, fixed seeds): its verdict, measured
-#: left side and bound, reproduced within Recorded.rtol; the test expects exactly its exception
-EXPECTED = {
-    ('lemmaC.2', 'printed', 'lqr-contracting', 'E[dV(s_h)/dθ] = E_{P(s_h,a_h)}[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] (total ∇_θ, σ̄_1 = P(s_h,a_h)) — relative residual', '1', 'None', 'None'):
-        Recorded(False, 0.15311745488973594, 1e-09),
-    ('lemmaC.2', 'printed', 'lqr-contracting', 'E[dV(s_h)/dθ] = E_{σ̄_2}[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] (total ∇_θ, σ̄ = tail visitation (C.25)) — relative residual', '1', 'None', 'None'):
-        Recorded(False, 0.6008072924210488, 1e-09),
-    ('lemmaC.2', 'printed', 'lqr-contracting', 'E[∂_θV(s_h)] = E_{P(s_h,a_h)}[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] (partial ∇_θ, s_h held) — relative residual', '1', 'None', 'None'):
-        Recorded(False, 0.6768259532867184, 1e-09),
-    ('lemmaC.2', 'printed', 'lqr-contracting', 'E[dV(s_h)/dθ] = E_{P(s_h,a_h)}[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] (total ∇_θ, σ̄_1 = P(s_h,a_h)) — relative residual', '3', 'None', 'None'):
-        Recorded(False, 0.17911083159266117, 1e-09),
-    ('lemmaC.2', 'printed', 'lqr-contracting', 'E[dV(s_h)/dθ] = E_{σ̄_2}[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] (total ∇_θ, σ̄ = tail visitation (C.25)) — relative residual', '3', 'None', 'None'):
-        Recorded(False, 0.5785703075837367, 1e-09),
-    ('lemmaC.2', 'printed', 'lqr-contracting', 'E[∂_θV(s_h)] = E_{P(s_h,a_h)}[∂Q/∂a·da/dθ + ∂Q/∂s·ds/dθ] (partial ∇_θ, s_h held) — relative residual', '3', 'None', 'None'):
-        Recorded(False, 0.7160261567653501, 1e-09),
-    ('lemmaC.3', 'printed', 'lqr-contracting', 'b_t ≤ Lemma C.3 right side (= 0 at ε_f = ε_v = 0, coupled)', '1', 'None', 'None'):
-        Recorded(False, 0.0550063320787115, 0.0),
-    ('lemmaC.3', 'printed', 'lqr-contracting', 'b_t ≤ Lemma C.3 right side (= 0 at ε_f = ε_v = 0, coupled)', '3', 'None', 'None'):
-        Recorded(False, 0.024929611884864866, 0.0),
-    ('lemmaC.3', 'printed', 'lqr-contracting', 'b_t ≤ Lemma C.3 right side (= 0 at ε_f = ε_v = 0, coupled)', '0', 'None', 'None'):
-        Recorded(False, 0.18296172806153915, 0.0),
-    ('lemmaC.3', 'printed', 'finite ring chain', 'E_ζ[φ] ≤ κ·E_ν[φ] (change of measure, φ ≥ 0)', 'None', 'None', 'None'):
-        Recorded(False, 1.1, 0.7224314304701468),
-    ('C.25', 'printed', 'finite ring chain', 'σ = γ^h σ̄_1 + Σ_{i<h} γ^i P_i, σ unnormalised, σ̄_1 = P(s_h, a_h) — relative residual', '1', 'None', 'None'):
-        Recorded(False, 0.6694214876033056, 1e-09),
-    ('C.25', 'printed', 'finite ring chain', 'σ = γ^h σ̄_1 + Σ_{i<h} γ^i P_i, σ normalised, σ̄_1 = tail visitation Σ_{i≥h} γ^{i−h} P_i — relative residual', '1', 'None', 'None'):
-        Recorded(False, 9.0, 1e-09),
-    ('C.25', 'printed', 'finite ring chain', 'σ = γ^h σ̄_1 + Σ_{i<h} γ^i P_i, σ normalised, σ̄_1 = P(s_h, a_h) — relative residual', '1', 'None', 'None'):
-        Recorded(False, 4.050983539375728, 1e-09),
-    ('C.25', 'printed', 'finite ring chain', 'σ = γ^h σ̄_1 + Σ_{i<h} γ^i P_i, σ unnormalised, σ̄_1 = P(s_h, a_h) — relative residual', '3', 'None', 'None'):
-        Recorded(False, 0.5159656708899663, 1e-09),
-    ('C.25', 'printed', 'finite ring chain', 'σ = γ^h σ̄_1 + Σ_{i<h} γ^i P_i, σ normalised, σ̄_1 = tail visitation Σ_{i≥h} γ^{i−h} P_i — relative residual', '3', 'None', 'None'):
-        Recorded(False, 9.000000000000002, 1e-09),
-    ('C.25', 'printed', 'finite ring chain', 'σ = γ^h σ̄_1 + Σ_{i<h} γ^i P_i, σ normalised, σ̄_1 = P(s_h, a_h) — relative residual', '3', 'None', 'None'):
-        Recorded(False, 5.073807706099312, 1e-09),
-    ('4.8', 'printed', 'lqr-contracting', 'ε_v(Q̂ = Q^π) = 0, independent reading', '1', 'None', 'None'):
-        Recorded(False, 0.9682319140757172, 1e-12),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'θ_{t+1} − θ_t = η ĝ_t — relative residual', 'None', '0.2785/L', '0.349999'):
-        Recorded(False, 1.0, 1e-09),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ η ∇J·ĝ − (Lη²/2)‖ĝ‖² (second line)', 'None', '0.2785/L', '0.349999'):
-        Recorded(False, 0.0, 0.06632224358087724),
-    ('C.2-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ (η/2)(−2‖ĝ‖b_t − ‖ĝ − Eĝ‖² + ‖ĝ‖²) − (Lη²/2)‖ĝ‖²', 'None', '0.2785/L', '0.349999'):
-        Recorded(False, 0.0, 0.036068204837773156),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'θ_{t+1} − θ_t = η ĝ_t — relative residual', 'None', '0.5/L', '0.349999'):
-        Recorded(False, 1.0, 1e-09),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ η ∇J·ĝ − (Lη²/2)‖ĝ‖² (second line)', 'None', '0.5/L', '0.349999'):
-        Recorded(False, 0.0, 0.09576994193827512),
-    ('C.2-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ (η/2)(−2‖ĝ‖b_t − ‖ĝ − Eĝ‖² + ‖ĝ‖²) − (Lη²/2)‖ĝ‖²', 'None', '0.5/L', '0.349999'):
-        Recorded(False, 0.0, 0.04146796898816731),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'θ_{t+1} − θ_t = η ĝ_t — relative residual', 'None', '0.9/L', '0.349999'):
-        Recorded(False, 1.0, 1e-09),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ η ∇J·ĝ − (Lη²/2)‖ĝ‖² (second line)', 'None', '0.9/L', '0.349999'):
-        Recorded(False, 0.0, 0.10787638572215714),
-    ('C.2-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ (η/2)(−2‖ĝ‖b_t − ‖ĝ − Eĝ‖² + ‖ĝ‖²) − (Lη²/2)‖ĝ‖²', 'None', '0.9/L', '0.349999'):
-        Recorded(False, 0.0, 0.010307193171000921),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'θ_{t+1} − θ_t = η ĝ_t — relative residual', 'None', '1.5/L', '0.349999'):
-        Recorded(False, 1.0, 1e-09),
-    ('C.1-projected', 'printed', 'offset-LQ toy', 'J(θ_{t+1}) − J(θ_t) ≥ η ∇J·ĝ − (Lη²/2)‖ĝ‖² (second line)', 'None', '1.5/L', '0.349999'):
-        Recorded(False, 0.0, 0.10785683338221103),
-    ('C.5-projected', 'explicit', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ penultimate line of proof C.1', 'None', '0.2785/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, 0.31523372406121075),
-    ('C.5-projected', 'printed', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ Prop 5.2 (2δ b_t)', 'None', '0.2785/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, 0.16034073405068652),
-    ('C.5-projected', 'explicit', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ penultimate line of proof C.1', 'None', '0.5/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, 0.2663181367524243),
-    ('C.5-projected', 'printed', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ Prop 5.2 (2δ b_t)', 'None', '0.5/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, 0.06108434995571257),
-    ('C.5-projected', 'printed', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ Prop 5.2 (2δ b_t)', 'None', '0.9/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, 0.16542191242492663),
-    ('C.5', 'explicit', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ penultimate line of proof C.1', 'None', '1.5/L', '1.1824'):
-        Recorded(False, 0.009876335722371676, -0.1014764458253875),
-    ('C.5', 'printed', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ Prop 5.2 (2δ b_t)', 'None', '1.5/L', '1.1824'):
-        Recorded(False, 0.009876335722371676, -0.03089265252328502),
-    ('C.5-projected', 'explicit', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ penultimate line of proof C.1', 'None', '1.5/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, -0.0826163483133973),
-    ('C.5-projected', 'printed', 'offset-LQ toy', 'min_t E‖∇J(θ_t)‖² ≤ Prop 5.2 (2δ b_t)', 'None', '1.5/L', '0.349999'):
-        Recorded(False, 0.37999624695064765, -0.008438503225365561),
-}
-
-
 def _params():
     for r in proof_chain_results(True):
-        yield pytest.param(r, id="-".join(str(x)[:40] for x in _key(r)), marks=expected_failure(EXPECTED.get(_key(r))))
+        yield pytest.param(r, id="-".join(str(x)[:40] for x in _key(r)))
 
 
 @pytest.mark.parametrize("row", list(_params()))
-def test_proof_chain_step(row):
-    expect(row, EXPECTED.get(_key(row)))
-
-
-def test_every_recorded_counterexample_is_still_measured():
-    assert set(EXPECTED) <= {_key(r) for r in proof_chain_results(True)}
+def test_proof_chain_step(row, recorded):
+    recorded(row)
 
 
 @pytest.mark.parametrize("row", PC.lemma_controls() + PV.controls(True) + PS.controls(True),
@@ -162,6 +77,10 @@ def test_markdown_rows():
 
 
 @pytest.mark.slow
-def test_full_configuration_corrected_rows_hold():
-    rows = [r for r in proof_chain_results(False) if r.form == "corrected"]
+def test_full_configuration(recorded):
+    """Every row of the full configuration reproduces its record, and every corrected row holds."""
+    full = proof_chain_results(False)
+    for r in full:
+        recorded.reproduce(r, record.row_key(r))
+    rows = [r for r in full if r.form == "corrected"]
     assert all(r.holds is True for r in rows), [r.describe() for r in rows if r.holds is not True]

@@ -84,6 +84,11 @@ HIDDEN, LAYERS = 32, 3        # model: 3 Linear layers; policy: two hidden tanh 
 #: full-batch Adam steps: the SN model converges slower than the vanilla one and needs the longer fit
 MODEL_STEPS, POLICY_STEPS, LR = 1500, 600, 3e-3
 RATIO_H = (5, 10, 15)
+#: how closely a replay (``verify.record``) reproduces a row with an interval: the arms are networks
+#: trained on an expanding toy, which amplifies the float differences between CPUs; on an AMD EPYC
+#: (2026-12-08) every verdict reproduced, the violated rows' numbers within 45 % (the ratio at h = 5:
+#: 0.4893 for 0.5257), the inconclusive ones (no interval) not at all, so those are pinned by verdict
+REPLAY_RTOL = 0.5
 
 
 @dataclass(frozen=True)

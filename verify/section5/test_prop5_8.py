@@ -1,10 +1,9 @@
 """Proposition 5.8 (gradient bias) and Remark 5.9 against exact b_t on the contracting LQR.
 
-Verdicts were computed first (quick configuration) and are encoded here as
-``verdict.Recorded`` (verdict, measured value, bound). A case where a form does not hold is a strict
-xfail that accepts only the exception of its recorded verdict (``conftest.expected_failure``), and
-its body reproduces the recorded numbers before ``require`` (``verdict.expect``): a changed
-measurement fails the suite instead of passing as an expected failure.
+Every row is pinned to its record (``verify/recorded/section5/test_prop5_8.json``, written by
+``python -m verify.record``): a row that does not hold is a strict xfail that accepts only the
+exception of its recorded verdict, and every row, holding or not, reproduces its recorded numbers
+first, so a changed measurement fails the suite instead of passing.
 
 Every b_t and every shift ‖E ĝ(ε) − E ĝ(0)‖ is exact (``toy_mdps.lqr_exact.moments``), compared with
 the bound + ``prop5_8.ROUNDING`` (1e-12); ε_v is known to lie in an exact interval, and a row holds
@@ -23,105 +22,53 @@ import torch
 from bounds.symbols import eps_v
 from toy_mdps.lqr_exact import moments
 from verify import measure, stats
-from verify.conftest import QUICK, expected_failure
+from verify.conftest import QUICK
 from verify.mutations import changes
 from verify.section5 import prop5_8
-from verify.verdict import Recorded, expect
 
 EST, BETAS, HS = prop5_8.ESTIMATORS, prop5_8.BETAS, prop5_8.HS
 ROUND = prop5_8.ROUNDING
 
-# b_t at ε_f = ε_v = 0, exact, per (β, h), against (5.3) = 0 (+ ROUNDING). With an exact model and critic
-# the bias does not vanish (the h-step truncation with a fixed critic, E12; and E_ν = (1 − γ) ∇J at
-# h = 0, E13): every (β, h) is violated except β = 0, h = ∞ (full BPTT from ζ), where b_t = 0 (closed
-# form 5.6e-17, rounding) and the row holds.
-ZERO = {
-    (0.0, 0): Recorded(False, 0.0969268, ROUND),
-    (0.0, 1): Recorded(False, 0.0542262, ROUND),
-    (0.0, 3): Recorded(False, 0.0278544, ROUND),
-    (0.0, 10): Recorded(False, 0.0116566, ROUND),
-    (0.5, 0): Recorded(False, 0.140330, ROUND),
-    (0.5, 1): Recorded(False, 0.114133, ROUND),
-    (0.5, 3): Recorded(False, 0.0964233, ROUND),
-    (0.5, 10): Recorded(False, 0.0816880, ROUND),
-    (0.5, math.inf): Recorded(False, 0.0700330, ROUND),
-    (1.0, 0): Recorded(False, 0.183733, ROUND),
-    (1.0, 1): Recorded(False, 0.174040, ROUND),
-    (1.0, 3): Recorded(False, 0.164992, ROUND),
-    (1.0, 10): Recorded(False, 0.151719, ROUND),
-    (1.0, math.inf): Recorded(False, 0.140066, ROUND),
-}
 
-# (5.3) at (estimator, β, h), deciding row over the ε grid: wherever it is violated, the deciding row is the
-# zero-error one above (the same for RP-DP and RP-DR), except at β = 0, h = 0, where the row with the critic
-# perturbed by δ_v = 1 has the larger b_t (0.204, ε_v ∈ [0.211, 0.418]; (5.3) is 0 at h = 0 for every ε);
-# β = 0, h = ∞ holds for both estimators.
-PRINTED = {(est, beta, h): rec for est in EST for (beta, h), rec in ZERO.items()}
-PRINTED.update({(est, 0.0, 0): Recorded(False, 0.204259, ROUND) for est in EST})
-
-# (C.24) at h = 0: it is 0 there when ε_v = 0 (+ ROUNDING), and the exact bias is not.
-EXPLICIT_H0 = {(est, beta): ZERO[beta, 0] for est in EST for beta in BETAS}
-
-# ε_v part of (5.3) at β = 0, h = 0 (exact; the same for RP-DP and RP-DR, which coincide without model error):
-# the h² factor makes (5.3) blind to the critic at h = 0.
-CRITIC_H0 = {est: Recorded(False, 0.301185, ROUND) for est in EST}
-
-# Remark 5.9 at (h, convention), exact model and critic, closed form. As printed (ν-samples unscaled) the
-# remark fails at h = 0 (b(1) − min b = 0.0868: β = 0 is best) and h = 3 (no mixture beats β = 0: 0 < 1e-12,
-# "ge"); with E13's 1/(1 − γ) on the ν-samples it holds at every h: the failures are erratum E13 again.
-REMARK59 = {
-    (0, "unscaled"): Recorded(False, 0.0868059, ROUND),
-    (3, "unscaled"): Recorded(False, 0.0, ROUND),
-}
-#: measured value of each holding Remark 5.9 row (exact)
-REMARK59_HOLDS = {(0, "scaled"): 0.0, (3, "scaled"): 0.0278544, (math.inf, "unscaled"): 0.0,
-                  (math.inf, "scaled"): 0.0}
+@pytest.mark.parametrize("est,beta,h", [(e, b, h) for e in EST for b in BETAS for h in HS])
+def test_printed_bound(est, beta, h, recorded):
+    """(5.3) at (estimator, β, h), deciding row over the ε grid. Where it is violated, the deciding row is
+    the zero-error one (``test_zero_error_bias``), except at β = 0, h = 0, where the row with the critic
+    perturbed by δ_v = 1 has the larger b_t ((5.3) is 0 at h = 0 for every ε)."""
+    recorded(prop5_8.bound_check("(5.3)", est, beta, h, QUICK))
 
 
-@pytest.mark.parametrize("est,beta,h", [pytest.param(e, b, h, marks=expected_failure(PRINTED.get((e, b, h))))
-                                         for e in EST for b in BETAS for h in HS])
-def test_printed_bound(est, beta, h):
-    expect(prop5_8.bound_check("(5.3)", est, beta, h, QUICK), PRINTED.get((est, beta, h)))
-
-
-@pytest.mark.parametrize("est,beta", [pytest.param(e, b, marks=expected_failure(EXPLICIT_H0.get((e, b))))
-                                      for e in EST for b in BETAS])
-def test_explicit_bound_h0(est, beta):
-    expect(prop5_8.bound_check("(C.24)", est, beta, 0, QUICK), EXPLICIT_H0.get((est, beta)))
-
-
-@pytest.mark.parametrize("est", EST)
-@pytest.mark.parametrize("beta", BETAS)
-@pytest.mark.parametrize("h", [h for h in HS if h != 0])
-def test_explicit_bound_h_positive(est, beta, h):
-    r = prop5_8.bound_check("(C.24)", est, beta, h, QUICK)
-    assert r.holds is True, r.describe()
+@pytest.mark.parametrize("est,beta,h", [(e, b, h) for e in EST for b in BETAS for h in HS])
+def test_explicit_bound(est, beta, h, recorded):
+    """(C.24): at h = 0 it is 0 when ε_v = 0 (+ ROUNDING), and the exact bias is not."""
+    recorded(prop5_8.bound_check("(C.24)", est, beta, h, QUICK))
 
 
 @pytest.mark.parametrize("name", ["(C.24) corrected", "(5.3) corrected"])
 @pytest.mark.parametrize("est", EST)
-def test_corrected_bound(name, est):
+def test_corrected_bound(name, est, recorded):
     for beta in BETAS:
         for h in HS:
             r = prop5_8.bound_check(name, est, beta, h, QUICK)
+            recorded.reproduce(r, f"beta={beta}-h={h}")
             assert r.holds is True, r.describe()
 
 
-@pytest.mark.parametrize("beta,h", [pytest.param(b, h, marks=expected_failure(ZERO.get((b, h))))
-                                    for b in BETAS for h in HS])
-def test_zero_error_bias(beta, h):
+@pytest.mark.parametrize("beta,h", [(b, h) for b in BETAS for h in HS])
+def test_zero_error_bias(beta, h, recorded):
     """(5.3) says b_t = 0 when ε_f = ε_v = 0. Exact: only β = 0, h = ∞ (full BPTT from ζ, unbiased)
-    has b_t = 0; every other (β, h) keeps a bias the bound does not have."""
+    has b_t = 0; every other (β, h) keeps a bias the bound does not have: the h-step truncation with a
+    fixed critic (E12), and E_ν = (1 − γ) ∇J at h = 0 (E13)."""
     r = prop5_8.zero_check(beta, h)
     assert r.ci[0] == r.ci[1] == r.measured, r.describe()
     # lqr_exact against the scalar closed form of Remark 5.9 (verify.appendix_c.lemmas_c2_c3.ScalarLQR)
     assert math.isclose(r.measured, prop5_8.exact_bias(h, beta, "unscaled"), rel_tol=1e-9, abs_tol=ROUND)
-    expect(r, ZERO.get((beta, h)))
+    recorded(r)
 
 
-def test_zero_error_rows_cover_the_grid():
+def test_zero_error_holds_only_at_full_bptt_from_zeta():
     """β = 0, h = ∞ is the one zero-error case that holds, and its exact b_t is rounding."""
-    assert set(ZERO) | {(0.0, math.inf)} == {(b, h) for b in BETAS for h in HS}
+    assert {(b, h) for b in BETAS for h in HS if prop5_8.zero_check(b, h).holds} == {(0.0, math.inf)}
     assert prop5_8.bias(0.0, 0.0, math.inf, 0.0, "dp") < 1e-15
 
 
@@ -191,26 +138,30 @@ def test_bounds_affine_and_nondecreasing_in_eps_v():
 
 @pytest.mark.parametrize("name", ["(5.3)", "(C.24)", "(C.24) corrected"])
 @pytest.mark.parametrize("est", EST)
-def test_bias_caused_by_model_error(name, est):
+def test_bias_caused_by_model_error(name, est, recorded):
     """‖E ĝ(ε_f) − E ĝ(0)‖ ≤ B(ε_f, 0) − B(0, 0): the ε_f dependence (5.3) claims, h ≥ 1."""
     for beta in BETAS:
         for h in HS[1:]:
             r = prop5_8.sensitivity_check(name, "f", est, beta, h, QUICK)
+            recorded.reproduce(r, f"beta={beta}-h={h}")
             assert r.holds is True, r.describe()
 
 
 @pytest.mark.parametrize("name", ["(C.24)", "(C.24) corrected", "(5.3) corrected"])
 @pytest.mark.parametrize("est", EST)
-def test_bias_caused_by_critic_error(name, est):
+def test_bias_caused_by_critic_error(name, est, recorded):
     for beta in BETAS:
         for h in HS[:-1]:
             r = prop5_8.sensitivity_check(name, "v", est, beta, h, QUICK)
+            recorded.reproduce(r, f"beta={beta}-h={h}")
             assert r.holds is True, r.describe()
 
 
-@pytest.mark.parametrize("est", [pytest.param(e, marks=expected_failure(CRITIC_H0.get(e))) for e in EST])
-def test_printed_critic_dependence_at_h0(est):
-    expect(prop5_8.sensitivity_check("(5.3)", "v", est, 0.0, 0, QUICK), CRITIC_H0.get(est))
+@pytest.mark.parametrize("est", EST)
+def test_printed_critic_dependence_at_h0(est, recorded):
+    """The ε_v part of (5.3) at β = 0, h = 0 (exact; RP-DP and RP-DR coincide without model error): the h²
+    factor makes (5.3) blind to the critic at h = 0."""
+    recorded(prop5_8.sensitivity_check("(5.3)", "v", est, 0.0, 0, QUICK))
 
 
 @pytest.mark.parametrize("name", ["(5.3)", "(C.24)", "(C.24) corrected"])
@@ -243,18 +194,14 @@ def test_model_and_critic_unused_where_the_estimator_ignores_them():
     assert prop5_8.exact_errors(0.0, 1.0, math.inf)[1] == (0.0, 0.0)
 
 
-@pytest.mark.parametrize("h,convention", [pytest.param(h, c, marks=expected_failure(REMARK59.get((h, c))))
-                                          for h in prop5_8.RECOMMENDED for c in prop5_8.CONVENTIONS])
-def test_remark59(h, convention):
+@pytest.mark.parametrize("h,convention", [(h, c) for h in prop5_8.RECOMMENDED for c in prop5_8.CONVENTIONS])
+def test_remark59(h, convention, recorded):
+    """Remark 5.9 at (h, convention), exact model and critic, closed form. As printed (ν-samples unscaled)
+    the remark fails at h = 0 (β = 0 is best) and h = 3 (no mixture beats β = 0); with E13's 1/(1 − γ) on
+    the ν-samples it holds at every h: the failures are erratum E13 again."""
     r = prop5_8.remark59_check(h, convention)
     assert r.instance["convention"] == prop5_8.CONVENTIONS[convention]
-    expect(r, REMARK59.get((h, convention)))
-
-
-@pytest.mark.parametrize("key", list(REMARK59_HOLDS), ids=str)
-def test_remark59_holding_numbers(key):
-    r = prop5_8.remark59_check(*key)
-    assert r.holds is True and abs(r.measured - REMARK59_HOLDS[key]) < 1e-6, r.describe()
+    recorded(r)
 
 
 def test_remark59_scaled_convention_removes_the_h0_bias():

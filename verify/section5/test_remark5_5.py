@@ -1,9 +1,9 @@
 """Remark 5.5 (spectral normalisation reduces the gradient variance at large h) on the expanding
 sine toy, with a learned ReLU model and tanh policy, vanilla against SN.
 
-Verdicts were measured first (quick configuration, fixed seeds) and are encoded here; where the
-remark does not hold, the test is a strict xfail that accepts only the exception of the case's
-recorded verdict (violated or inconclusive), after reproducing its recorded numbers.
+Every row is pinned to its record (``verify/recorded/section5/test_remark5_5.json``, written by
+``python -m verify.record``; quick configuration, fixed seeds): where the remark does not hold, the
+test is a strict xfail that accepts only the exception of the row's recorded verdict.
 The controls compare the vanilla arm with a reference arm whose model is contracting (λ̂ = 0.5):
 there the same checks must hold, and with the arms swapped they must be violated.
 """
@@ -13,84 +13,48 @@ import pytest
 import torch
 
 from trainers.estimators import flatten_grads, per_sample_grads, per_sample_grads_loop
-from verify import instances
-from verify.conftest import QUICK, expected_failure
+from verify import instances, record
+from verify.conftest import QUICK
 from verify.section5 import remark5_5
-from verify.verdict import Recorded, expect
 
-# Recorded per exact case (sine-expanding, L_f = 3, γ = 0.9, RP-DP, β = 0, 2500 samples per arm):
-# verdict (False violated, None inconclusive), measured value and bound (``verdict.Recorded``).
-# The arms are networks trained on an expanding toy, which amplifies the float differences between
-# CPUs: on an AMD EPYC (2026-12-08) every verdict reproduced, the violated rows' numbers within 45 %
-# (the ratio at h = 5: 0.4893 for 0.5257), the inconclusive ones (no interval) not at all. So the
-# verdict is pinned exactly, a violated row's number within ``CPU_RTOL``, an inconclusive one's not.
-CPU_RTOL = 0.5
-
-
-def rec(holds, measured, bound) -> Recorded:
-    return Recorded(holds, measured, bound, rtol=CPU_RTOL if holds is False else math.inf)
-
-
-# Every row at h ≥ 8 is inconclusive: a learned arm's variance there rests on 2–36 effective samples
-# (``stats.tail``), so it gets no interval. At h ≤ 5 every arm's variance rests on > 200.
-# Measured ratio v[vanilla] / v[arm] ≥ 1 (99 % paired BCa): at h = 5, SN raises the variance.
-RATIO = {
-    ('sn', 5): rec(False, 0.525689, 1.0),
-    ('sn', 10): rec(None, 0.213017, 1.0),
-    ('sn', 15): rec(None, 0.214067, 1.0),
-    ('sn-model', 5): rec(False, 0.831579, 1.0),
-    ('sn-model', 10): rec(None, 1.42035, 1.0),
-    ('sn-model', 15): rec(None, 1.89432, 1.0),
-    ('sn-policy', 5): rec(False, 0.634960, 1.0),
-    ('sn-policy', 10): rec(None, 0.726157, 1.0),
-    ('sn-policy', 15): rec(None, 0.364220, 1.0),
-}
 MODERATE, LARGE = remark5_5.QUICK.windows
+ARMS = remark5_5.SN_ARMS
+
+
+def _rtol(r) -> float:
+    """Every verdict pinned exactly, a row with an interval within ``remark5_5.REPLAY_RTOL``."""
+    return math.inf if r.holds is None else remark5_5.REPLAY_RTOL
 
 
 def _name(window) -> str:
     return "moderate" if window == MODERATE else "large"
 
 
-# Measured rate[vanilla] − rate[arm] ≥ 0: over h = 1…5 SN on both or on the model alone raises the
-# growth rate; SN on the policy alone lowers it (holds: 0.0112 [0.0031, 0.0183]).
-RATE = {
-    ('sn', MODERATE): rec(False, -0.0436208, 0.0),
-    ('sn-model', MODERATE): rec(False, -0.0534723, 0.0),
-    ('sn-policy', MODERATE): None,
-    ('sn', LARGE): rec(None, -0.162957, 0.0),
-    ('sn-model', LARGE): rec(None, 0.0599505, 0.0),
-    ('sn-policy', LARGE): rec(None, -0.111744, 0.0),
-}
-# The remark's literal "avoid exponentially increasing gradient variance", per arm.
-FLAT = {
-    ('sn', MODERATE): rec(False, 1.23119, 0.02),
-    ('sn-model', MODERATE): rec(False, 1.24104, 0.02),
-    ('sn-policy', MODERATE): rec(False, 1.17639, 0.02),
-    ('sn', LARGE): rec(None, 0.806235, 0.02),
-    ('sn-model', LARGE): rec(None, 0.583328, 0.02),
-    ('sn-policy', LARGE): rec(None, 0.755023, 0.02),
-}
+@pytest.mark.parametrize("arm,h", [(a, h) for a in ARMS for h in remark5_5.RATIO_H])
+def test_sn_reduces_variance(arm, h, recorded):
+    """Remark 5.5: v[vanilla](h) / v[arm](h) ≥ 1 with confidence at h = 5, 10 and 15 (99 % paired BCa).
+    At h = 5 each SN arm raises the variance. Every row at h ≥ 8 is inconclusive: a learned arm's
+    variance there rests on 2–36 effective samples (``stats.tail``), so it gets no interval; at h ≤ 5
+    every arm's variance rests on > 200."""
+    r = remark5_5.ratio_check("vanilla", arm, h, QUICK)
+    recorded(r, rtol=_rtol(r))
 
 
-@pytest.mark.parametrize("arm,h", [pytest.param(a, h, marks=expected_failure(RATIO.get((a, h))))
-                                   for a, h in RATIO])
-def test_sn_reduces_variance(arm, h):
-    """Remark 5.5: v[vanilla](h) / v[arm](h) ≥ 1 with confidence at h = 5, 10 and 15."""
-    expect(remark5_5.ratio_check("vanilla", arm, h, QUICK), RATIO.get((arm, h)))
+@pytest.mark.parametrize("arm,window", [pytest.param(a, w, id=f"{a}-{_name(w)}") for a in ARMS
+                                        for w in (MODERATE, LARGE)])
+def test_sn_lowers_growth_rate(arm, window, recorded):
+    """Remark 5.5: the growth rate of log v in h is lower with SN, rate[vanilla] − rate[arm] ≥ 0. Over
+    h = 1…5, SN on both or on the model alone raises the growth rate; SN on the policy alone lowers it."""
+    r = remark5_5.rate_check("vanilla", arm, window, QUICK)
+    recorded(r, rtol=_rtol(r))
 
 
-@pytest.mark.parametrize("arm,window", [pytest.param(a, w, marks=expected_failure(RATE[a, w]), id=f"{a}-{_name(w)}")
-                                        for a, w in RATE])
-def test_sn_lowers_growth_rate(arm, window):
-    """Remark 5.5: the growth rate of log v in h is lower with SN."""
-    expect(remark5_5.rate_check("vanilla", arm, window, QUICK), RATE[arm, window])
-
-
-@pytest.mark.parametrize("arm,window", [pytest.param(a, w, marks=expected_failure(FLAT[a, w]), id=f"{a}-{_name(w)}")
-                                        for a, w in FLAT])
-def test_sn_variance_not_exponential(arm, window):
-    expect(remark5_5.flat_check(arm, window, QUICK), FLAT[arm, window])
+@pytest.mark.parametrize("arm,window", [pytest.param(a, w, id=f"{a}-{_name(w)}") for a in ARMS
+                                        for w in (MODERATE, LARGE)])
+def test_sn_variance_not_exponential(arm, window, recorded):
+    """The remark's literal "avoid exponentially increasing gradient variance", per arm."""
+    r = remark5_5.flat_check(arm, window, QUICK)
+    recorded(r, rtol=_rtol(r))
 
 
 def test_vanilla_variance_exponential():
@@ -173,56 +137,11 @@ def test_sn_per_sample_grads_match_loop():
 # variance (v[vanilla] / v[sn] = 0.517 [0.470, 0.572]), over h = 1…5 SN on the policy alone lowers the
 # growth rate (0.0120 [0.0082, 0.0160]) and the other arms raise it, every arm grows far faster than
 # FLAT, and every row at h ≥ 8 is open on a heavy tail (the vanilla arm's largest sample 8–10 % of v̂).
-FULL_MODERATE, FULL_LARGE = remark5_5.FULL.windows
-FULL_RATIO = {
-    ('sn', 5): rec(False, 0.516892, 1.0),
-    ('sn', 10): rec(None, 0.480190, 1.0),
-    ('sn', 15): rec(None, 0.0107629, 1.0),
-    ('sn-model', 5): rec(False, 0.820994, 1.0),
-    ('sn-model', 10): rec(None, 1.12898, 1.0),
-    ('sn-model', 15): rec(None, 0.805104, 1.0),
-    ('sn-policy', 5): rec(False, 0.636238, 1.0),
-    ('sn-policy', 10): rec(None, 0.512921, 1.0),
-    ('sn-policy', 15): rec(None, 0.427217, 1.0),
-}
-FULL_RATE = {
-    ('sn', FULL_MODERATE): rec(False, -0.0516421, 0.0),
-    ('sn-model', FULL_MODERATE): rec(False, -0.0607040, 0.0),
-    ('sn-policy', FULL_MODERATE): None,
-    ('sn', FULL_LARGE): rec(None, -0.289200, 0.0),
-    ('sn-model', FULL_LARGE): rec(None, 0.0254396, 0.0),
-    ('sn-policy', FULL_LARGE): rec(None, -0.0790552, 0.0),
-}
-FULL_FLAT = {
-    ('vanilla', FULL_MODERATE): rec(False, 1.20812, 0.02),
-    ('sn', FULL_MODERATE): rec(False, 1.25976, 0.02),
-    ('sn-model', FULL_MODERATE): rec(False, 1.26883, 0.02),
-    ('sn-policy', FULL_MODERATE): rec(False, 1.19607, 0.02),
-    ('vanilla', FULL_LARGE): rec(None, 0.758842, 0.02),
-    ('sn', FULL_LARGE): rec(None, 1.04804, 0.02),
-    ('sn-model', FULL_LARGE): rec(None, 0.733403, 0.02),
-    ('sn-policy', FULL_LARGE): rec(None, 0.837898, 0.02),
-}
-
-
-def _full_check(rec: Recorded | None, r) -> None:
-    if rec is None:
-        assert r.holds is True, r.describe()
-    else:
-        rec.check(r)
-
-
 @pytest.mark.slow
-def test_full_configuration():
-    """The full sweep reproduces its recorded verdicts and numbers (``FULL_*``), covers every row of
-    ``remark5_5.checks``, and its structural controls are those of the quick run (4 of 5 caught)."""
-    rows = remark5_5.checks(False)
-    assert len(rows) == len(FULL_RATIO) + len(FULL_RATE) + len(FULL_FLAT)
-    for (arm, h), rec in FULL_RATIO.items():
-        _full_check(rec, remark5_5.ratio_check("vanilla", arm, h, False))
-    for (arm, w), rec in FULL_RATE.items():
-        _full_check(rec, remark5_5.rate_check("vanilla", arm, w, False))
-    for (arm, w), rec in FULL_FLAT.items():
-        _full_check(rec, remark5_5.flat_check(arm, w, False))
+def test_full_configuration(recorded):
+    """The full sweep reproduces its recorded verdicts and numbers, and its structural controls are those
+    of the quick run (4 of 5 caught)."""
+    for r in remark5_5.checks(False):
+        recorded.reproduce(r, record.row_key(r), rtol=_rtol(r))
     cs = remark5_5.structural_controls(False)
     assert [c.caught for c in cs] == [True, True, True, False, True], [c.to_json() for c in cs]
