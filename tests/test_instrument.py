@@ -154,12 +154,12 @@ def test_save_landscape(tmp_path):
 
 @pytest.mark.parametrize("sn", [False, True])
 def test_hooks_on_a_trainer_agent(tmp_path, sn):
-    from trainers.agents import Agent
+    from trainers.algos import make_agent
     from trainers.config import Config
     from trainers.instrument import value_expansion
     torch.manual_seed(0)
     cfg = Config(algo="rp-dp", h=3, sn=sn, policy_hidden=16, critic_hidden=16, model_hidden=16, reward_hidden=16)
-    agent = Agent(cfg, 11, 3)
+    agent = make_agent(cfg, 11, 3)
     vx = value_expansion(agent)
     s0 = torch.randn(12, 11)
     out = log_gradient_variance(vx, s0, hs=[0, 5], current_h=cfg.h, step=1000, run_dir=tmp_path)

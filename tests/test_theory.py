@@ -15,7 +15,7 @@ from scipy import stats
 from torch import nn
 
 from trainers import estimators, figures, instrument, theory
-from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.config import Config
 from trainers.termination import TERMINAL
 from trainers.train import train
@@ -110,7 +110,7 @@ def test_gradient_path_matches_exact_pathwise_derivatives():
     """The per-step recursion of ‖dŝ_i/dθ‖ against estimators.trajectory_jacobians (forward mode)."""
     torch.manual_seed(0)
     cfg = Config.tiny(sn=True)
-    agent = Agent(cfg, 11, 3)
+    agent = make_agent(cfg, 11, 3)
     model, policy = agent.model, agent.policy
     for m in (model, policy):
         m.eval()
@@ -152,7 +152,7 @@ class _SimulatorModule(nn.Module):
 def test_eps_f_and_gradient_distance_vanish_for_the_simulator_as_model():
     sim = theory.Simulator("Hopper-v5")
     torch.manual_seed(0)
-    agent = Agent(Config.tiny(h=2), 11, 3)
+    agent = make_agent(Config.tiny(h=2), 11, 3)
     agent.model = _SimulatorModule(sim)
     states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
     out = theory.measure(agent, states, sim, n=4, seed=0)["summary"]
@@ -166,7 +166,7 @@ def test_eps_f_is_positive_for_a_learned_model():
     """Structural control: the same measurement through an untrained network is far from 0."""
     sim = theory.Simulator("Hopper-v5")
     torch.manual_seed(0)
-    agent = Agent(Config.tiny(h=2), 11, 3)
+    agent = make_agent(Config.tiny(h=2), 11, 3)
     states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
     out = theory.measure(agent, states, sim, n=4, seed=0)["summary"]
     assert out["eps_f_real"] > 0.1 and out["grad_distance"] > 0
@@ -310,7 +310,7 @@ class _RewardCritic(nn.Module):
 
 def _eps_v_inputs(sim, n=3, lift=1.0):
     torch.manual_seed(0)
-    agent = Agent(Config.tiny(h=2), sim.obs_dim, sim.nu)
+    agent = make_agent(Config.tiny(h=2), sim.obs_dim, sim.nu)
     s = torch.tensor(theory.contact_free_states(sim, n, np.random.default_rng(8), lift=lift)[0], dtype=torch.float32)
     a = torch.rand(n, sim.nu) * 2 - 1
     return agent, instrument.value_expansion(agent), s, a
@@ -392,7 +392,7 @@ def test_heavy_tail_flags_a_mean_carried_by_few_terms():
 def test_measure_is_reproducible_from_its_seed():
     sim = theory.Simulator("Hopper-v5")
     torch.manual_seed(0)
-    agent = Agent(Config.tiny(h=2), 11, 3)
+    agent = make_agent(Config.tiny(h=2), 11, 3)
     states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
     spec = theory.EpsV(states=2, draws=2, horizons=(1, 2))
     runs = [theory.measure(agent, states, sim, n=4, seed=seed, eps_v=spec)["summary"] for seed in (0, 0, 1)]

@@ -6,6 +6,7 @@ import torch
 
 from trainers import bench
 from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 
@@ -17,7 +18,7 @@ def filled(cfg: Config) -> tuple[Agent, ReplayBuffer]:
         obs = rng.normal(size=11)
         buffer.add(obs, rng.uniform(-1, 1, 3), 1.0, obs + 0.1, t % 50 == 49, t % 50 == 49)
     torch.manual_seed(0)
-    return Agent(cfg, 11, 3), buffer
+    return make_agent(cfg, 11, 3), buffer
 
 
 def test_update_flops_scale_with_the_batch():

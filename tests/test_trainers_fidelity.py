@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from trainers import estimators
-from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 from trainers.networks import ObsNorm, QNet
@@ -104,7 +104,7 @@ def filled(cfg: Config, n: int = 300, seed: int = 0):
         buffer.add(obs, rng.uniform(-1, 1, 3), rng.normal(), obs + 0.1 * rng.normal(size=11),
                    t % 25 == 24, t % 25 == 24)
     torch.manual_seed(seed)
-    return Agent(cfg, 11, 3), buffer, rng
+    return make_agent(cfg, 11, 3), buffer, rng
 
 
 def test_agent_normalises_with_the_buffer_statistics_and_checkpoints_them():

@@ -3,6 +3,7 @@ import numpy as np
 import torch
 
 from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 
@@ -11,7 +12,7 @@ def acted(cfg: Config, n: int = 300, seed: int = 0):
     """A buffer of n transitions whose actions the agent's own policy drew, ς stored as it acted."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    agent, buffer = Agent(cfg, 11, 3), ReplayBuffer(11, 3)
+    agent, buffer = make_agent(cfg, 11, 3), ReplayBuffer(11, 3)
     for t in range(n):
         obs = rng.normal(size=11)
         action = agent.act(obs, explore=True)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from trainers import evaluate
-from trainers.agents import Agent
+from trainers.algos.rp_dp import RPDP
 from trainers.config import Config
 from trainers.train import CHECKPOINT, main, train
 
@@ -66,33 +66,33 @@ def test_callbacks_run_after_every_update_and_may_report_grad_var(tmp_path):
 def test_sigterm_checkpoints_the_current_step_and_resume_continues_exactly(tmp_path, monkeypatch, capsys):
     cfg = Config.tiny(algo="rp-dp", h=3, sn=True, steps=300, out=str(tmp_path / "straight"))
     assert train(cfg) == 0
-    original = Agent.update
+    original = RPDP.update
 
     def interrupted(self, buffer, rng, step):
         if step == 230:  # between checkpoints (every 100) and log rows (every 50)
             os.kill(os.getpid(), signal.SIGTERM)
         return original(self, buffer, rng, step)
 
-    monkeypatch.setattr(Agent, "update", interrupted)
+    monkeypatch.setattr(RPDP, "update", interrupted)
     split = dataclasses.replace(cfg, out=str(tmp_path / "split"))
     assert train(split) == 128 + signal.SIGTERM
     assert "SIGTERM at step 230: checkpoint written" in capsys.readouterr().err
     assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=False)["loop"]["step"] == 230
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    monkeypatch.setattr(Agent, "update", original)
+    monkeypatch.setattr(RPDP, "update", original)
     assert main(["--resume", str(tmp_path / "split")]) == 0
     assert rows(tmp_path / "split") == rows(tmp_path / "straight")
 
 
 def test_sigterm_during_the_last_step_completes_the_run(tmp_path, monkeypatch, capsys):
-    original = Agent.update
+    original = RPDP.update
 
     def interrupted(self, buffer, rng, step):
         if step == 300:
             os.kill(os.getpid(), signal.SIGTERM)
         return original(self, buffer, rng, step)
 
-    monkeypatch.setattr(Agent, "update", interrupted)
+    monkeypatch.setattr(RPDP, "update", interrupted)
     cfg = Config.tiny(steps=300, out=str(tmp_path / "run"))
     assert train(cfg) == 0
     err = capsys.readouterr().err
@@ -102,7 +102,7 @@ def test_sigterm_during_the_last_step_completes_the_run(tmp_path, monkeypatch, c
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    original = Agent.update
+    original = RPDP.update
 
     def poisoned(self, buffer, rng, step):
         out = original(self, buffer, rng, step)
@@ -110,7 +110,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys)
             out["critic_loss"] = torch.tensor(float("nan"))
         return out
 
-    monkeypatch.setattr(Agent, "update", poisoned)
+    monkeypatch.setattr(RPDP, "update", poisoned)
     cfg = Config.tiny(steps=400, out=str(tmp_path / "run"))
     assert train(cfg) == 1
     err = capsys.readouterr().err

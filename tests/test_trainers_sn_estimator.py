@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from trainers import estimators
-from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 from trainers.envs import make_env
@@ -15,7 +15,7 @@ from trainers.networks import sn_weights
 def filled(cfg: Config, n: int = 400):
     torch.manual_seed(0)
     env, max_steps = make_env(cfg.env)
-    agent = Agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
+    agent = make_agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
     buffer = ReplayBuffer(env.observation_space.shape[0], env.action_space.shape[0])
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)

@@ -31,6 +31,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 from trainers.envs import make_env
@@ -181,7 +182,7 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None,
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     env, max_steps = make_env(cfg.env)
-    agent = Agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
+    agent = make_agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
     buffer = ReplayBuffer(env.observation_space.shape[0], env.action_space.shape[0])
     rng = np.random.default_rng(cfg.seed)
     obs, _ = env.reset(seed=cfg.seed)
@@ -204,7 +205,8 @@ def bench(cfg: Config, steps: int, prefill: int = 5000, profiler=None,
     extra = {"ceiling": matmul_ceiling(agent, buffer, cfg.model_warmup)[0]} if ceiling else {}
     totals: dict[str, float] = defaultdict(float)
     for name in ("act", "update_model", "update_critic", "update_policy"):
-        setattr(agent, name, timed(getattr(agent, name), name, totals))
+        if hasattr(agent, name):  # DDPG learns no model
+            setattr(agent, name, timed(getattr(agent, name), name, totals))
     env_step = timed(env_step, "env", totals)
     for n in range(steps + 20):
         if n == 20:  # warm-up steps (allocator, first Adam steps) are not timed

@@ -28,6 +28,7 @@ import torch
 
 from trainers import instrument
 from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import Config
 from trainers.envs import get_env_state, make_env, set_env_state
@@ -183,7 +184,7 @@ def load_agent(run: Path, cfg: Config | None = None) -> tuple[Agent, dict]:
     cfg = load_config(run) if cfg is None else cfg
     ck = load_checkpoint(run)
     env, _ = make_env(cfg.env)
-    agent = Agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
+    agent = make_agent(cfg, env.observation_space.shape[0], env.action_space.shape[0])
     env.close()
     with _fitting(run):
         agent.load_state_dict(ck["agent"])

@@ -11,7 +11,7 @@ events if tensorboard is installed, and ``checkpoint.pt`` (atomic) holding every
 ``--allow-commit-change`` is given.
 
 ``train`` is the loop, CleanRL-style: act, store, update, evaluate, measure (callbacks), log,
-checkpoint. The algorithm is in ``trainers.agents``.
+checkpoint. The algorithms are in ``trainers/algos/``, one file each.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from trainers import instrument, rundir, theory
 from trainers.agents import Agent
+from trainers.algos import make_agent
 from trainers.buffer import ReplayBuffer
 from trainers.config import ALGO_DEFAULTS, ALGOS, DR_NOISE, ENVS, MODEL_LOSSES, SN_POLICY, TERMINATIONS, Config
 from trainers.envs import evaluate_policy, make_env
@@ -129,7 +130,7 @@ def train(cfg: Config, resume: bool = False, callbacks: Sequence[Callback] = ())
 def fresh(cfg: Config, env) -> tuple[Agent, ReplayBuffer, np.random.Generator, dict]:
     """A new agent, an empty buffer, the replay generator and the loop's counters at step 0."""
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    agent = Agent(cfg, obs_dim, act_dim)
+    agent = make_agent(cfg, obs_dim, act_dim)
     buffer = ReplayBuffer(obs_dim, act_dim)
     rng = np.random.default_rng(cfg.seed)  # replay sampling and the random warm-up actions
     obs, _ = env.reset(seed=cfg.seed)
