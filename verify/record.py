@@ -95,9 +95,21 @@ def load(module_file: str) -> dict[str, Record]:
     return {k: Record.from_json(v) for k, v in json.loads(p.read_text()).items()}
 
 
+def _rounded(x):
+    if isinstance(x, float):
+        return float(f"{x:.4g}")
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_rounded(v) for v in x]
+    return x
+
+
 def row_key(r: CheckResult) -> str:
-    """A row's name within a section: claim, form and instance (the report's identity of a row)."""
-    return f"{r.claim} [{r.form}] " + json.dumps(r.instance, sort_keys=True, default=str, ensure_ascii=False)
+    """A row's name within a section: claim, form and instance (the report's identity of a row), its
+    floats to 4 digits: an instance may carry measured numbers (a search row's ratio), whose last digits
+    differ between CPUs; the record, not the key, pins them."""
+    return f"{r.claim} [{r.form}] " + json.dumps(_rounded(r.instance), sort_keys=True, default=str, ensure_ascii=False)
 
 
 def row_keys(rows: list[CheckResult]) -> list[str]:
