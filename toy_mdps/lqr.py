@@ -10,11 +10,13 @@ Values are unnormalised (docs/conventions.md): V(s) = −(sᵀP s + c).
 The model stand-in is f̂(s, a, ξ) = Â s + B̂ a + w ξ, the critic stand-in Q̂ = Q^π with its
 quadratic form perturbed (``critic_with_error``).
 
-Certificate (``Domain``): with M = A + BK stable, P_c = Σ_k (M/ρ)ᵀᵏ (M/ρ)ᵏ gives
-‖M s‖_{P_c} ≤ ρ_M ‖s‖_{P_c} with ρ_M < 1 computed exactly as ‖P_c^{1/2} M P_c^{-1/2}‖₂; the same
-norm is checked for the model's closed loop M̂ = Â + B̂K. Bounded noise adds at most e to the
-P_c-norm per step, so the ellipsoid ‖s‖_{P_c} ≤ R with R = max(e/(1 − ρ), sup_ζ ‖s_0‖_{P_c}) is
-invariant for both the true and the model trajectories. On it ‖s‖ ≤ s_max, ‖a‖ ≤ a_max, and the
+Certificate (``Domain``): for a positive definite P_c with ρ = max(‖M‖_{P_c}, ‖M̂‖_{P_c}) < 1, where
+M = A + BK, M̂ = Â + B̂K and ‖M‖_{P_c} = ‖P_c^{1/2} M P_c^{-1/2}‖₂ exactly, bounded noise adds at most
+e to the P_c-norm per step, so the ellipsoid ‖s‖_{P_c} ≤ R with R = max(e/(1 − ρ), sup_ζ ‖s_0‖_{P_c})
+is invariant for both the true and the model trajectories, and ‖s‖ ≤ s_max = R ‖P_c^{-1/2}‖₂. Every
+such P_c certifies; ``_certify`` keeps the one with the least s_max among ``CERTIFICATE_SHAPES``
+shapes: P_c = Σ_k (M/r)ᵀᵏ (M/r)ᵏ (round) and P_c = (Σ_k (M/r)ᵏ G Gᵀ (M/r)ᵀᵏ)⁻¹ (shaped like the
+stationary covariance of the noise G = [σB, L_ξ]), r between ρ(M) and 1. On it ‖a‖ ≤ a_max, and the
 domain-dependent constants (L_r, L_Q, L_Q̂, L_θ) are suprema of gradient norms over the convex set
 {‖s‖ ≤ s_max} × {‖a‖ ≤ a_max}, hence valid Lipschitz constants there (mean-value theorem).
 """
@@ -70,6 +72,10 @@ class QuadraticCritic:
         """(∂Q̂/∂s, ∂Q̂/∂a) = −2 H x, split."""
         g = -2.0 * torch.cat([s, a], -1) @ self.H
         return g[..., :self.d_s], g[..., self.d_s:]
+
+
+#: where the certificate's shapes put r in (ρ(M), 1): r = ρ(M) + f (1 − ρ(M))
+CERTIFICATE_SHAPES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
 @dataclass(frozen=True)
@@ -315,17 +321,33 @@ class LQR(ToyMDP):
 
     # -- certificate and Lipschitz constants ---------------------------------------------------
     def _certify(self) -> Optional[Domain]:
-        """The invariant ellipsoid of the module docstring, or None when it cannot be certified."""
+        """The invariant ellipsoid of the module docstring with the least s_max, or None when no shape
+        certifies."""
         if self.noise_kind != "uniform":
             return None
         M, M_hat = self.A + self.B @ self.K, self.A_hat + self.B_hat @ self.K
-        radius_sr = max(abs(np.linalg.eigvals(M)).max(), abs(np.linalg.eigvals(M_hat)).max())
-        if radius_sr >= 1:
+        spectral_radius = abs(np.linalg.eigvals(M)).max()
+        if max(spectral_radius, abs(np.linalg.eigvals(M_hat)).max()) >= 1:
             return None
-        rho_target = (1 + abs(np.linalg.eigvals(M)).max()) / 2
-        P_c = sla.solve_discrete_lyapunov(M.T / rho_target, np.eye(self.d_s))
-        root = sla.sqrtm(P_c).real
-        root_inv = np.linalg.inv(root)
+        G = np.hstack([self.sigma * self.B, self.L_xi])
+        domains = []
+        for f in CERTIFICATE_SHAPES:
+            r = spectral_radius + f * (1 - spectral_radius)
+            round_shape = sla.solve_discrete_lyapunov(M.T / r, np.eye(self.d_s))
+            noise_shape = sla.solve_discrete_lyapunov(M / r, G @ G.T + 1e-9 * np.eye(self.d_s))
+            for P_c in (round_shape, np.linalg.inv(noise_shape)):
+                d = self._domain(P_c, M, M_hat)
+                if d is not None:
+                    domains.append(d)
+        return min(domains, key=lambda d: d.s_max, default=None)
+
+    def _domain(self, P_c: np.ndarray, M: np.ndarray, M_hat: np.ndarray) -> Optional[Domain]:
+        """The invariant ellipsoid of shape P_c, or None if P_c contracts M or M̂ by no ρ < 1."""
+        P_c = (P_c + P_c.T) / 2
+        w, V = np.linalg.eigh(P_c)
+        if w.min() <= 0:
+            return None
+        root, root_inv = (V * np.sqrt(w)) @ V.T, (V / np.sqrt(w)) @ V.T
         rho = max(_norm2(root @ M @ root_inv), _norm2(root @ M_hat @ root_inv))
         if rho >= 1:
             return None
@@ -335,7 +357,7 @@ class LQR(ToyMDP):
         e = self.sigma * vs_max * max(_norm2(root @ self.B), _norm2(root @ self.B_hat)) + _norm2(root @ self.L_xi) * u_max
         zeta_max = u_max * _norm2(root @ self.L_0)
         radius = max(e / (1 - rho), zeta_max)
-        s_max = radius * _norm2(root_inv)
+        s_max = radius / math.sqrt(w.min())
         a_max = _norm2(self.K) * s_max + self.sigma * vs_max
         return Domain(P_c, radius, rho, s_max, a_max, xi_max, vs_max)
 
