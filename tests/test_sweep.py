@@ -1,6 +1,7 @@
 """The sweep on a tiny grid: skipping and resuming with a stand-in trainer, and the Ray backend
 against the local one with the real trainer."""
 import json
+import signal
 import sys
 import textwrap
 
@@ -92,9 +93,12 @@ def local_ray(monkeypatch):
     # offline and quiet: no usage-stats upload, no auth token written to ~/.ray, no dashboard
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
     yield
     ray.shutdown()
+    for sig, handler in handlers.items():  # ray.init installs its own and shutdown leaves them
+        signal.signal(sig, handler)
 
 
 # the real trainer at Config.tiny's sizes and 300 steps: a few seconds a run
