@@ -39,7 +39,11 @@ SECTIONS: dict[str, Section] = {}
 
 
 def section(claim: str, title: str, order: int = 100):
-    """Register ``fn(quick) -> list[CheckResult]`` as the report section of ``claim``."""
+    """Register ``fn(quick) -> list[CheckResult]`` as the report section of ``claim``; a second section of
+    the same name is an error, not a replacement."""
+    if claim in SECTIONS:
+        raise ValueError(f"a report section {claim!r} is registered already ({SECTIONS[claim].title})")
+
     def deco(fn):
         SECTIONS[claim] = Section(claim, title, fn, order)
         return fn
