@@ -64,3 +64,14 @@ def test_markdown_table_has_a_row_per_configuration(tmp_path, capsys):
                            "--markdown"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n| x | 1 |") == 1 and "| y | 1 | 2 [2, 2]" in out and "- P(y > x) = 1.00" in out
+
+
+def test_performance_profiles_count_the_seeds_above_tau(tmp_path):
+    scores = {"a": np.array([100.0, 200.0, 300.0]), "b": np.array([50.0, 60.0])}
+    taus = np.array([0.0, 150.0, 250.0, 400.0])
+    prof = aggregate.performance_profiles(scores, taus, reps=200)
+    assert prof["a"]["fraction"] == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0])
+    assert prof["b"]["fraction"] == pytest.approx([1.0, 0.0, 0.0, 0.0])
+    assert all(lo <= f <= hi for lo, f, hi in zip(prof["a"]["lower"], prof["a"]["fraction"], prof["a"]["upper"]))
+    aggregate.plot_profiles(prof, taus, tmp_path / "profile.png", 250.0)
+    assert (tmp_path / "profile.png").stat().st_size > 0

@@ -1,7 +1,7 @@
 """Results over seeds as deep RL reports them (Agarwal et al. 2021, rliable):
 
     python -m trainers.aggregate NAME=RUN_DIR[,RUN_DIR…] [NAME=…] [--steps 100000] [--success 2500]
-                                 [--compare A,B] [--reps 50000] [--json]
+                                 [--compare A,B] [--reps 50000] [--json | --markdown] [--profile PNG]
 
 Each NAME is one configuration, each RUN_DIR one seed (a ``trainers.train`` run directory with
 ``metrics.csv``). The primary metric, declared before the runs of issue 31, is the **mean of the last
@@ -9,7 +9,9 @@ five evaluations up to ``--steps``** (``final_metric``); the single evaluation a
 as a secondary number. Per configuration: n, IQM and mean with 95 % stratified-bootstrap intervals
 (``rliable.library.get_interval_estimates``), the success rate (primary metric ≥ ``--success``) with
 its 95 % Wilson interval, and for ``--compare A,B`` the probability of improvement P(A > B) with its
-95 % bootstrap interval. A run that has not reached ``--steps`` is an error (exit 2).
+95 % bootstrap interval. ``--profile PNG`` draws rliable's performance profiles (the fraction of
+seeds above τ, with 95 % stratified-bootstrap bands; at most 2,000 replications). A run that has not
+reached ``--steps`` is an error (exit 2).
 """
 from __future__ import annotations
 
@@ -91,6 +93,36 @@ def summarise(scores: dict[str, np.ndarray], success: float, compare: list[tuple
             "success_threshold": success, "configurations": out, "improvement": pairs}
 
 
+def performance_profiles(scores: dict[str, np.ndarray], taus: np.ndarray, reps: int, seed: int = 0) -> dict:
+    """rliable's performance profile per configuration: the fraction of seeds whose primary metric
+    exceeds τ, for each τ of ``taus``, with its 95 % stratified-bootstrap band."""
+    from rliable import library as rly
+
+    np.random.seed(seed)
+    runs = {k: v.reshape(-1, 1) for k, v in scores.items()}
+    point, band = rly.create_performance_profile(runs, taus, reps=reps, confidence_interval_size=LEVEL)
+    return {k: {"fraction": point[k].tolist(), "lower": band[k][0].tolist(), "upper": band[k][1].tolist()}
+            for k in scores}
+
+
+def plot_profiles(profiles: dict, taus: np.ndarray, path: Path, success: float) -> None:
+    """The profiles as one figure, bands shaded, the success threshold marked, the legend outside."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, prof in profiles.items():
+        line, = ax.plot(taus, prof["fraction"], label=k)
+        ax.fill_between(taus, prof["lower"], prof["upper"], color=line.get_color(), alpha=0.15, linewidth=0)
+    ax.axvline(success, color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="primary metric τ (mean of the last 5 evaluations)", ylabel="fraction of seeds > τ", ylim=(0, 1.02))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
 def markdown(res: dict, steps: int) -> str:
     """``summarise``'s result as a docs/results.md table, the probabilities of improvement below it."""
     thr = res["success_threshold"]
@@ -120,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=50_000, help="bootstrap replications")
     p.add_argument("--json", action="store_true")
     p.add_argument("--markdown", action="store_true", help="a table for docs/results.md")
+    p.add_argument("--profile", type=Path, metavar="PNG", help="also draw the performance profiles to this file")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)
         groups = {}
@@ -140,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     res = summarise(scores, args.success, compare, args.reps)
     for k in res["configurations"]:
         res["configurations"][k]["snapshot_per_seed"] = snaps[k]
+    if args.profile:
+        taus = np.linspace(0.0, max(float(v.max()) for v in scores.values()) * 1.05, 101)
+        try:
+            plot_profiles(performance_profiles(scores, taus, min(args.reps, 2000)), taus, args.profile, args.success)
+        except OSError as e:
+            print(f"error: cannot write {args.profile}: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.profile}", file=sys.stderr)
     if args.json:
         print(json.dumps(res, indent=1))
         return 0
