@@ -389,6 +389,16 @@ class LQR(ToyMDP):
 
     # -- constructors ---------------------------------------------------------------------------
     @classmethod
+    def with_errors(cls, A, B, K, model_error: float = 0.0, critic_error: float = 0.0, **kwargs) -> "LQR":
+        """The LQR with model Â = A + ``model_error`` (every entry) and critic Q̂ = Q^π with its quadratic
+        form perturbed by ``critic_error`` (``critic_with_error``, seed 0); an unstable instance has no
+        Q^π, so its critic is left as it is (None)."""
+        p = cls(A, B, K, A_hat=np.asarray(A, float) + model_error, **kwargs)
+        if critic_error and p.critic is not None:
+            p.critic = p.critic_with_error(critic_error, seed=0)
+        return p
+
+    @classmethod
     def random(cls, seed: int, d_s: int = 4, d_a: int = 2, model_error: float = 0.0,
                gain_error: float = 0.1, **kwargs) -> "LQR":
         """A random instance: A with spectral norm 0.9, B with norm 0.5, K the discounted
