@@ -119,6 +119,29 @@ def _d(fn, *argnums_at):
     return [float(g) for g in torch.autograd.grad(fn(*xs), xs)]
 
 
+def c2_sides(m: ScalarLQR, h: int) -> tuple[float, float, float]:
+    """Lemma C.2 (C.27) at step h on ``m``, s_0 ∼ ζ, exact: (E[dV(s_h)/dθ], E_{P(s_h,a_h)}[∂Q/∂a·da_h/dθ +
+    ∂Q/∂s·ds_h/dθ], E_{P(s_h,a_h)}[(∂_θ Q^{π_θ})(s_h, a_h)]), the keys total, rhs_step, dQ_theta of
+    ``lemma_c2_terms``."""
+    K0, z2 = m.K0, m.z ** 2
+    total, = _d(lambda K: -(m.P(K) * m.var_seq(K, z2, h)[h] + m.c(K)), K0)
+    rhs_step, dQ = _d(lambda K, Kc: m.EQ(Kc, K, m.var_seq(K, z2, h)[h]), K0, K0)
+    return total, rhs_step, dQ
+
+
+def grad_J(m: ScalarLQR) -> float:
+    """∇J at θ = K, by autograd of the closed form ``ScalarLQR.J``."""
+    grad, = _d(m.J, m.K0)
+    return grad
+
+
+def mean_ghat(m: ScalarLQR, h: int, var0: float) -> float:
+    """E ĝ of RP-DP (4.2) with exact model and critic, exact: d/dθ of E V̂(s_0) of (4.1) with Var s_0 = var0
+    (z² for μ = ζ, ``ScalarLQR.nu_var`` for μ = ν)."""
+    Eg, = _d(lambda K: m.mve(K, torch.tensor(m.K0, dtype=torch.float64), h, var0), m.K0)
+    return Eg
+
+
 @lru_cache(maxsize=None)
 def lemma_c2_terms(h: int, name: str = SPEC) -> dict:
     """Every side of Lemma C.2 at step h on the scalar LQR, exact (s_0 ∼ ζ).
@@ -130,10 +153,9 @@ def lemma_c2_terms(h: int, name: str = SPEC) -> dict:
     """
     m = ScalarLQR.from_spec(name)
     K0, z2 = m.K0, m.z ** 2
-    total, = _d(lambda K: -(m.P(K) * m.var_seq(K, z2, h)[h] + m.c(K)), K0)
+    total, rhs_step, dQ = c2_sides(m, h)
     var_h = float(m.var_seq(torch.tensor(K0), z2, h)[h])
     partial, = _d(lambda K: -(m.P(K) * var_h + m.c(K)), K0)
-    rhs_step, dQ = _d(lambda K, Kc: m.EQ(Kc, K, m.var_seq(K, z2, h)[h]), K0, K0)
     tail_steps = int(math.ceil(math.log(1e-18) / math.log(m.gamma)))
     rhs_tail, = _d(lambda K: sum(m.gamma ** j * m.EQ(torch.tensor(K0, dtype=torch.float64), K, v)
                                  for j, v in enumerate(m.var_seq(K, z2, h + tail_steps)[h:])), K0)
@@ -149,11 +171,10 @@ def exact_gradients(name: str = SPEC) -> dict:
     lqr = instances.toy(name)
     step = 1e-5
     fd = (lqr.J(K=[[m.K0 + step]]) - lqr.J(K=[[m.K0 - step]])) / (2 * step)
-    grad, = _d(m.J, m.K0)
-    out = {"grad": grad, "grad_fd": float(fd), "grad_lqr": float(lqr.grad_J()["K.weight"][0, 0])}
+    out = {"grad": grad_J(m), "grad_fd": float(fd), "grad_lqr": float(lqr.grad_J()["K.weight"][0, 0])}
     for h in (0, *H_LEMMA):
-        out[f"Eg_zeta_{h}"], = _d(lambda K: m.mve(K, torch.tensor(m.K0, dtype=torch.float64), h, m.z ** 2), m.K0)
-    out["Eg_nu_0"], = _d(lambda K: m.mve(K, torch.tensor(m.K0, dtype=torch.float64), 0, m.nu_var(m.K0)), m.K0)
+        out[f"Eg_zeta_{h}"] = mean_ghat(m, h, m.z ** 2)
+    out["Eg_nu_0"] = mean_ghat(m, 0, m.nu_var(m.K0))
     return out
 
 
@@ -260,28 +281,41 @@ def kappa_step_finite_chain() -> list[CheckResult]:
     ]
 
 
-@lru_cache(maxsize=None)
-def kappa_step_lqr(quick: bool) -> CheckResult:
-    """The same step on the LQR with Gaussian noise (κ needs ν's density) and the φ Lemma C.3
-    applies it to at h = 1: φ(ŝ_0) = ‖E_{s_0∼ζ}∇_θ r(s_0, a_0) − E[∇_θ r(ŝ_0, â_0) | ŝ_0]‖
-    = 2R_a|K|·|z² − ŝ_0²| (exact model). E_ζ φ is exact; E_ν φ and κ are Monte Carlo (ν drawn
-    exactly); their uncertainty is folded into the interval (``stats.widen``)."""
-    m = ScalarLQR.from_spec()
+@dataclass(frozen=True)
+class KappaStep:
+    """Lemma C.3's step E_ζ[φ] ≤ κ·E_ν[φ] as ``kappa_step`` measures it."""
+
+    lhs: float
+    ci: tuple[float, float]  # E_ζ φ's interval, with the uncertainty of κ E_ν φ folded in (``stats.widen``)
+    bound: float  # κ E_ν φ
+    kappa: float
+    note: str
+
+
+def kappa_step(m: ScalarLQR, n: int, seeds: tuple[int, int] = (5, 6)) -> KappaStep:
+    """The step on the LQR ``m`` with Gaussian noise (κ needs ν's density) and the φ Lemma C.3 applies
+    it to at h = 1: φ(ŝ_0) = ‖E_{s_0∼ζ}∇_θ r(s_0, a_0) − E[∇_θ r(ŝ_0, â_0) | ŝ_0]‖ = 2R_a|K|·|z² − ŝ_0²|
+    (exact model). E_ζ φ is exact; E_ν φ (``n`` exact draws of ν from ``seeds[0]``) and κ (``LQR.kappa``
+    with its Hoeffding upper limit, ``n`` draws from ``seeds[1]``) are Monte Carlo."""
     lqr = m.lqr("gaussian")
-    n = 20000 if quick else 200000
-    s = lqr.sample_nu(n, torch.Generator().manual_seed(5)).numpy()[:, 0]
+    s = lqr.sample_nu(n, torch.Generator().manual_seed(seeds[0])).numpy()[:, 0]
     scale = 2 * m.Ra * abs(m.K0)
-    phi_nu = scale * np.abs(m.z ** 2 - s ** 2)
-    mean, lo, hi = stats.mean_ci(phi_nu, LEVEL)
-    kap, kap_hi = lqr.kappa(n, seed=6, level=LEVEL)
+    mean, lo, hi = stats.mean_ci(scale * np.abs(m.z ** 2 - s ** 2), LEVEL)
+    kap, kap_hi = lqr.kappa(n, seed=seeds[1], level=LEVEL)
     # E|1 − χ²_1| = 4 φ(1) for the standard normal density φ: E_ζ φ in closed form
     lhs = scale * m.z ** 2 * 4 * math.exp(-0.5) / math.sqrt(2 * math.pi)
     bound = kap * mean
-    ci = stats.widen((lhs, lhs), lhs, (kap * lo, kap_hi * hi), bound)
+    return KappaStep(lhs, stats.widen((lhs, lhs), lhs, (kap * lo, kap_hi * hi), bound), bound, kap,
+                     f"κ = {kap:.4g} (upper {kap_hi:.4g}), E_ν φ = {mean:.4g} [{lo:.4g}, {hi:.4g}]")
+
+
+@lru_cache(maxsize=None)
+def kappa_step_lqr(quick: bool) -> CheckResult:
+    """``kappa_step`` on the scalar LQR of ``SPEC``."""
+    k = kappa_step(ScalarLQR.from_spec(), 20000 if quick else 200000)
     return CheckResult("lemmaC.3", "printed", _inst("E_ζ[φ] ≤ κ·E_ν[φ], φ of Lemma C.3 at h = 1", h=1, noise="gaussian",
-                                                    kappa=round(kap, 4)),
-                       lhs, ci, bound, level=LEVEL,
-                       note=f"κ = {kap:.4g} (upper {kap_hi:.4g}), E_ν φ = {mean:.4g} [{lo:.4g}, {hi:.4g}], E_ζ φ exact")
+                                                    kappa=round(k.kappa, 4)),
+                       k.lhs, k.ci, k.bound, level=LEVEL, note=k.note + ", E_ζ φ exact")
 
 
 def sigma_identity_results() -> list[CheckResult]:
@@ -315,7 +349,7 @@ def epsilon_readings(quick: bool) -> dict:
     exactly. ε_v: Monte Carlo (mean, standard error), ``LQR.eps_v``."""
     n = 4000 if quick else 40000
     base = instances.toy(SPEC)
-    model_err = LQR(base.A, base.B, base.K, A_hat=base.A + 0.1)
+    model_err = LQR.with_errors(base.A, base.B, base.K, model_error=0.1)
     out = {"eps_f": {"exact model": base.eps_f(), "A_hat = A + 0.1": model_err.eps_f()}}
     for label, critic in (("exact critic", base.critic), ("critic δ = 0.5", base.critic_with_error(0.5))):
         for reading in ("coupled", "independent"):

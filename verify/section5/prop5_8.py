@@ -97,10 +97,7 @@ def config(quick: bool) -> Config:
 def problem(eps_f: float, delta_v: float) -> LQR:
     """The LQR with Â = A + ε_f and Q̂ = Q^π perturbed by δ_v."""
     _, kwargs, _ = instances.SPECS[INST]
-    p = LQR(**kwargs, A_hat=kwargs["A"] + eps_f)
-    if delta_v:
-        p.critic = p.critic_with_error(delta_v, seed=0)
-    return p
+    return LQR.with_errors(**kwargs, model_error=eps_f, critic_error=delta_v)
 
 
 def _key(h: float) -> str:
@@ -258,7 +255,7 @@ def exact_means(h: float, gamma_shift: bool = False) -> tuple[float, float, floa
     """(∇J, E_ζ ĝ, E_ν ĝ) in closed form on the scalar LQR with exact model and critic (RP-DP and RP-DR
     coincide in mean there); h = ∞ unrolls ``HORIZON_EXACT`` steps (γ^400 < 1e-18). ``gamma_shift``:
     the estimator's terminal critic weighted γ^{h+1} instead of γ^h (a control, ``GAMMA_SHIFT``)."""
-    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR, _d
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR, _d, grad_J
 
     m = ScalarLQR.from_spec(INST)
     hh = HORIZON_EXACT if math.isinf(h) else int(h)
@@ -270,7 +267,7 @@ def exact_means(h: float, gamma_shift: bool = False) -> tuple[float, float, floa
             v = v + (m.gamma ** (hh + 1) - m.gamma ** hh) * m.EQ(Kc, K, m.var_seq(K, var0, hh)[hh])
         return v
 
-    grad, = _d(m.J, m.K0)
+    grad = grad_J(m)
     e_zeta, = _d(lambda K: mve(K, m.z ** 2), m.K0)
     e_nu, = _d(lambda K: mve(K, m.nu_var(m.K0)), m.K0)
     return grad, e_zeta, e_nu
