@@ -130,9 +130,12 @@ class Run:
         return self.delta if math.isfinite(self.delta) else float(np.abs(self.theta).max())
 
 
-def _folded_mean(mu: np.ndarray, sd: float) -> np.ndarray:
-    """E|X| for X ~ N(mu, sd²)."""
-    return sd * math.sqrt(2 / math.pi) * np.exp(-mu ** 2 / (2 * sd ** 2)) + mu * (1 - 2 * norm.cdf(-mu / sd))
+def folded_mean(mu, sd) -> np.ndarray:
+    """E|X| for X ~ N(mu, sd²), elementwise (the mean of the folded normal); |mu| where sd = 0."""
+    mu, sd = np.broadcast_arrays(np.asarray(mu, float), np.asarray(sd, float))
+    safe = np.where(sd > 0, sd, 1.0)
+    out = safe * math.sqrt(2 / math.pi) * np.exp(-mu ** 2 / (2 * safe ** 2)) + mu * (1 - 2 * norm.cdf(-mu / safe))
+    return np.where(sd > 0, out, np.abs(mu))
 
 
 @lru_cache(maxsize=None)
@@ -149,7 +152,7 @@ def run(H: int, T: int, delta: float, quick: bool) -> Run:
     theta = np.stack(theta, 1)
     th = theta[:, :-1]
     b_r = np.abs(TOY.grad(th) - toy.mean_ghat(th))
-    Gb_r = _folded_mean(toy.mean_ghat(th), math.sqrt(v)) * b_r
+    Gb_r = folded_mean(toy.mean_ghat(th), math.sqrt(v)) * b_r
     b = stats.mean_ci(b_r, level)
     Gb = stats.mean_ci(Gb_r, level)
     G = tuple(np.divide(x, b[0], out=np.zeros_like(x), where=b[0] > 0) for x in Gb)
@@ -160,9 +163,26 @@ def run(H: int, T: int, delta: float, quick: bool) -> Run:
     return Run(H, T, N, eta, delta, theta, stats.mean_ci(TOY.grad(th) ** 2, level), b, vt, G, dJ0, dJ1)
 
 
+def bound_sum(name: str, T: int, eta: float, L: float, delta: float, b: np.ndarray, v: np.ndarray, G: np.ndarray,
+              dJ0: float, dJ1: float, with_dJ: bool = True) -> float:
+    """Bound ``name`` of ``BOUNDS`` over T iterations at η, L, δ, term by term (module docstring): Prop 5.2's
+    per-t terms at (b_t, v_t, G_t) averaged (Σ_t = T · mean) plus its ΔJ term, E[J(θ_T) − J(θ_0)] = ``dJ0``
+    for the corrected form, E[J(θ_T) − J(θ_1)] = ``dJ1`` as printed; Cor 5.12 at the means of b_t, v_t.
+    ``with_dJ=False`` drops the ΔJ term."""
+    p = dict(T=T, c=1 / (eta - L * eta ** 2), delta=delta, eta=eta, L=L, C_conv=1.0)
+    dJ = dJ0 if name == "prop5.2 corrected" else dJ1
+    fn = _rhs(name)
+    if name.startswith("prop5.2"):
+        per_t = fn(**p, b=b, v=v, G=G, DeltaJ=0.0)
+        tail = fn(**p, b=0.0, v=0.0, G=0.0, DeltaJ=dJ) if with_dJ else 0.0
+        return float(per_t.mean() + tail)
+    # Cor 5.12: ε(T) = Σ_t b_t = T · mean b, and (8/T)·T·v with v the mean v_t
+    return float(fn(**p, b=b.mean(), v=v.mean(), DeltaJ=dJ if with_dJ else 0.0))
+
+
 def rhs(name: str, r: Run, k: int, upto: int | None = None, drop: tuple[str, ...] = ()) -> float:
-    """Bound ``name`` on run ``r`` with its inputs at index k of their (point, low, high) triples
-    (k = 1, 2: the bound's limits, by monotonicity). ``upto`` applies it to the first ``upto``
+    """Bound ``name`` on run ``r`` (``bound_sum``) with its inputs at index k of their (point, low, high)
+    triples (k = 1, 2: the bound's limits, by monotonicity). ``upto`` applies it to the first ``upto``
     iterations (the running form of the figure); ``drop`` zeroes inputs (negative controls)."""
     T = r.T if upto is None else upto
     b, v, G = (np.asarray(x[k][:T]) for x in (r.b, r.v, r.G))
@@ -171,16 +191,8 @@ def rhs(name: str, r: Run, k: int, upto: int | None = None, drop: tuple[str, ...
     else:
         J = TOY.J(r.theta)
         dJ0, dJ1 = float((J[:, T] - J[:, 0]).mean()), float((J[:, T] - J[:, 1]).mean())
-    dJ = dJ0 if name == "prop5.2 corrected" else dJ1
-    p = dict(T=T, c=r.c, delta=r.radius, eta=r.eta, L=TOY.L, C_conv=1.0)
     vals = {key: 0.0 * x if key in drop else x for key, x in (("b", b), ("v", v), ("G", G))}
-    fn = _rhs(name)
-    if name.startswith("prop5.2"):
-        per_t = fn(**p, b=vals["b"], v=vals["v"], G=vals["G"], DeltaJ=0.0)
-        tail = 0.0 if "DeltaJ" in drop else fn(**p, b=0.0, v=0.0, G=0.0, DeltaJ=dJ)
-        return float(per_t.mean() + tail)
-    # Cor 5.12: ε(T) = Σ_t b_t = T · mean b, and (8/T)·T·v with v the mean v_t
-    return float(fn(**p, b=vals["b"].mean(), v=vals["v"].mean(), DeltaJ=0.0 if "DeltaJ" in drop else dJ))
+    return bound_sum(name, T, r.eta, TOY.L, r.radius, vals["b"], vals["v"], vals["G"], dJ0, dJ1, "DeltaJ" not in drop)
 
 
 def lhs(r: Run) -> tuple[float, float, float, int]:
