@@ -4,12 +4,14 @@ Each family is a list of search coordinates (``Var``), a map from a point to a r
 dict, and ``evaluate(claim, bound, instance) -> Evaluation`` (the check row, the ratio measured /
 bound that the adversary maximises — bound / measured for a lower bound, relative residual / 10⁻⁹
 for an identity — and the claim's hypotheses on that instance). ``verify.search``
-runs the optimiser over any of them; this module imports nothing of it.
+runs the optimiser over any of them; this module imports nothing of it. Where a claim module measures a
+line on its fixed instances, the family calls that module's function on the searched instance (the
+perturbed LQR is ``toy_mdps.lqr.LQR.with_errors``, as there).
 
 - ``scalar-lqr`` (Lemmas C.2, C.3): the closed forms of ``verify.appendix_c.lemmas_c2_c3.ScalarLQR``
-  (A, B, K, σ, w, z, γ, h), exact. Identities are judged as there, a relative residual against
-  ``IDENTITY_TOL``, but relative to the size of the terms that cancel (|∇J| for b_t = |∇J − E ĝ|),
-  so float64 cancellation is not counted as a violation.
+  (A, B, K, σ, w, z, γ, h), exact (its ``c2_sides``, ``grad_J``, ``mean_ghat``). Identities are judged
+  as there, a relative residual against ``IDENTITY_TOL``, but relative to the size of the terms that
+  cancel (|∇J| for b_t = |∇J − E ĝ|), so float64 cancellation is not counted as a violation.
 - ``offset-lq`` (Prop 5.2, Cor 5.12): the toy ``OffsetToy`` of ``verify.appendix_c.smoothness_c1_c5``
   (A, B, K, σ, w, γ, H, T, η). Algorithm 1's iterate is a Gaussian AR(1) process (ĝ_t given θ_t is
   Gaussian with mean ∇J_H(θ_t) and variance v(1)/N, N = ⌈√T⌉ as in ``verify.section5.prop5_2``), so
@@ -27,16 +29,16 @@ runs the optimiser over any of them; this module imports nothing of it.
   to forward-mode autograd, test). (C.9) is exact per trajectory on 8 trajectories, steps 1..i ≤ 10,
   with the derivatives and partials of ``measure_derivatives`` (autograd: independent of the identity).
 - ``lqr-chain`` ((C.19)–(C.24)): a scalar LQR with Â = A + ε and Q̂ = Q^π perturbed by δ, h = 1..10; the
-  lines as ``verify.appendix_c.chains_c7_c24`` writes them, on 1,000 coupled model/true trajectories
-  from ν (sample means exact of the sample, as there; CLT intervals for the left sides of (C.20),
-  (C.21), whose right sides are constants), b_t of (C.24) exact.
+  lines of ``verify.appendix_c.chains_c7_c24`` (``c19`` … ``c24``), on 1,000 coupled model/true
+  trajectories from ν (sample means exact of the sample, as there; CLT intervals for the left sides of
+  (C.20), (C.21), whose right sides are constants), b_t of (C.24) exact.
 - ``lqr-chain`` again (the variance chain (C.14)–(C.17) and the (C.16) collapse, ``C.16-collapse``):
-  the lines of ``verify.appendix_c.chains_c7_c24.variance_results`` that can fail, on 1,000 model
+  the lines of ``verify.appendix_c.chains_c7_c24`` that can fail (``c14`` … ``c17``), on 1,000 model
   trajectories from ζ of the same perturbed LQR (the chain's own instances have ε = δ = 0), x̄ the
   sampled maximiser; sample means exact of the sample, v of (C.16)'s first line with its BCa interval.
   (C.7), (C.8) and Jensen's step are truths of the sample and are not searched.
 - ``scalar-lqr-gaussian`` (Lemma C.3's change of measure, ``lemmaC.3-kappa``): E_ζφ ≤ κ E_νφ for the
-  lemma's own φ at h = 1, as ``verify.appendix_c.lemmas_c2_c3.kappa_step_lqr`` (E_ζφ exact; E_νφ, κ Monte
+  lemma's own φ at h = 1, by ``verify.appendix_c.lemmas_c2_c3.kappa_step`` (E_ζφ exact; E_νφ, κ Monte
   Carlo, ν drawn exactly, κ's Hoeffding upper limit), A, B, K, σ, w, z, γ ≤ 0.9.
 - ``c4-g`` ((C.29), (C.39)): γ, ε_f, ε_v, N, L_f, L_π < 1, η of g(h) of (C.28) as
   ``verify.appendix_c.hstar_c28_c39`` evaluates it (``bounds.hstar``): its argmin on the grid and the root
@@ -49,19 +51,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, Optional
 
 import numpy as np
 import torch
-from scipy.stats import norm
 
 import bounds
-from bounds import convergence as BC
-from bounds.numeric import direct
 from toy_mdps.lqr import LQR
 from verify import instances, stats
-from verify.stats import LEVEL, widen
+from verify.stats import LEVEL
 from verify.verdict import CheckResult
 
 RELATIVE_TOL = 1e-9  # = lemmas_c2_c3.IDENTITY_TOL
@@ -134,24 +132,18 @@ def scalar_instance(x: dict) -> dict:
             "h": int(x["h"])}
 
 
-def _grad(fn, *at):
-    xs = [torch.tensor(float(a), dtype=torch.float64, requires_grad=True) for a in at]
-    return [float(g) for g in torch.autograd.grad(fn(*xs), xs)]
-
-
 def scalar_terms(inst: dict) -> dict:
-    """The sides of Lemma C.2 at step h (as ``lemmas_c2_c3.lemma_c2_terms``) and of Lemma C.3
-    (∇J, E ĝ of RP-DP with exact model and critic, μ = ζ) on the instance's ``ScalarLQR``."""
-    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR
+    """The sides of Lemma C.2 at step h (``lemmas_c2_c3.c2_sides``, as in ``lemma_c2_terms``) and of
+    Lemma C.3 (∇J and E ĝ of RP-DP with exact model and critic, μ = ζ: ``grad_J``, ``mean_ghat``) on the
+    instance's ``ScalarLQR``."""
+    from verify.appendix_c import lemmas_c2_c3 as LC
 
-    m = ScalarLQR(inst["A"], inst["B"], inst["K"], inst["sigma"], inst["w"], inst["z"], inst["gamma"])
+    m = LC.ScalarLQR(inst["A"], inst["B"], inst["K"], inst["sigma"], inst["w"], inst["z"], inst["gamma"])
     if not m.gamma * (m.A + m.B * m.K0) ** 2 < 1:
         raise Infeasible("γ(A + BK)² ≥ 1: the value is infinite")
-    h, K0, z2 = inst["h"], m.K0, m.z ** 2
-    total, = _grad(lambda K: -(m.P(K) * m.var_seq(K, z2, h)[h] + m.c(K)), K0)
-    rhs_step, dQ = _grad(lambda K, Kc: m.EQ(Kc, K, m.var_seq(K, z2, h)[h]), K0, K0)
-    grad, = _grad(m.J, K0)
-    Eg, = _grad(lambda K: m.mve(K, torch.tensor(K0, dtype=torch.float64), h, z2), K0)
+    h = inst["h"]
+    total, rhs_step, dQ = LC.c2_sides(m, h)
+    grad, Eg = LC.grad_J(m), LC.mean_ghat(m, h, m.z ** 2)
     return {"total": total, "rhs_step": rhs_step, "dQ_theta": dQ, "grad": grad, "Eg": Eg,
             "b": abs(grad - Eg), "gamma_h": m.gamma ** h}
 
@@ -183,28 +175,16 @@ OFFSET_VARS = [Var("A", -1.0, 1.0), Var("B", 0.1, 2.0), Var("K", -1.0, 1.0), Var
                Var("eta_L", 0.01, 0.99)]
 RUNS = 200  # simulated runs for δ = max |θ_t|, as prop5_2's quick configuration
 GH_NODES = 40
-CONV_BOUNDS = {"prop52_rhs": ("prop5.2", "printed", BC.prop52_rhs),
-               "prop52_rhs_corrected": ("prop5.2", "corrected", BC.prop52_rhs_corrected),
-               "cor512_rhs": ("cor5.12", "printed", BC.cor512_rhs),
-               "cor512_explicit": ("cor5.12", "explicit", BC.cor512_explicit)}
-
-
-@lru_cache(maxsize=None)
-def _conv_fn(name: str):
-    return direct(CONV_BOUNDS[name][2]())
+#: bound name -> (claim, form, the name in ``verify.section5.prop5_2.BOUNDS``)
+CONV_BOUNDS = {"prop52_rhs": ("prop5.2", "printed", "prop5.2"),
+               "prop52_rhs_corrected": ("prop5.2", "corrected", "prop5.2 corrected"),
+               "cor512_rhs": ("cor5.12", "printed", "cor5.12"),
+               "cor512_explicit": ("cor5.12", "explicit", "cor5.12 explicit")}
 
 
 def offset_instance(x: dict) -> dict:
     return {"family": "offset-lq", **{k: _r(x[k]) for k in ("A", "B", "K", "sigma", "w", "gamma", "eta_L")},
             "H": int(x["H"]), "T": int(x["T"])}
-
-
-def _folded(mu, sd):
-    """E|X| for X ~ N(mu, sd²) (elementwise; |mu| where sd = 0)."""
-    mu, sd = np.broadcast_arrays(np.asarray(mu, float), np.asarray(sd, float))
-    safe = np.where(sd > 0, sd, 1.0)
-    out = safe * math.sqrt(2 / math.pi) * np.exp(-mu ** 2 / (2 * safe ** 2)) + mu * (1 - 2 * norm.cdf(-mu / safe))
-    return np.where(sd > 0, out, np.abs(mu))
 
 
 @dataclass(frozen=True)
@@ -227,6 +207,7 @@ def convergence_run(inst: dict, cor: bool) -> ConvergenceRun:
     """θ_{t+1} = θ_t + η ĝ_t from θ_0 = 0: θ_t ~ N(m_t, s_t) with m_{t+1} = m_t + η(b_H − L_H m_t),
     s_{t+1} = (1 − ηL_H)² s_t + η² v(1)/N; the toy's J, ∇J and E ĝ are affine/quadratic in θ."""
     from verify.appendix_c.smoothness_c1_c5 import OffsetToy
+    from verify.section5.prop5_2 import folded_mean
 
     M = inst["A"] + inst["B"] * inst["K"]
     if not (math.sqrt(inst["gamma"]) * abs(M) < 1 and abs(1 - M) > 1e-6):
@@ -255,8 +236,8 @@ def convergence_run(inst: dict, cor: bool) -> ConvergenceRun:
     db, dL = b_inf - b_H, L - L_H
     x, w = np.polynomial.hermite_e.hermegauss(GH_NODES)
     th = mt[:, None] + np.sqrt(st)[:, None] * x[None]  # Gauss–Hermite nodes of θ_t
-    b = _folded(db - dL * mt, abs(dL) * np.sqrt(st))
-    Gb = (_folded(b_H - L_H * th, math.sqrt(v)) * np.abs(db - dL * th)) @ w / w.sum()
+    b = folded_mean(db - dL * mt, abs(dL) * np.sqrt(st))
+    Gb = (folded_mean(b_H - L_H * th, math.sqrt(v)) * np.abs(db - dL * th)) @ w / w.sum()
     G = np.divide(Gb, b, out=np.zeros_like(Gb), where=b > 0)
     EJ = lambda k: b_inf * m[k] - L / 2 * (m[k] ** 2 + s[k])
     rng = np.random.default_rng(0)
@@ -268,17 +249,13 @@ def convergence_run(inst: dict, cor: bool) -> ConvergenceRun:
 
 
 def _convergence_bound(name: str, r: ConvergenceRun) -> float:
-    T = len(r.sq)
-    p = dict(T=T, c=1 / (r.eta - r.L * r.eta ** 2), delta=r.delta, eta=r.eta, L=r.L, C_conv=1.0)
-    fn = _conv_fn(name)
-    dJ = r.dJ0 if name == "prop52_rhs_corrected" else r.dJ1
-    if name.startswith("cor"):
-        return float(fn(**p, b=r.b.mean(), v=r.v.mean(), DeltaJ=dJ))
-    return float(np.mean(fn(**p, b=r.b, v=r.v, G=r.G, DeltaJ=0.0)) + fn(**p, b=0.0, v=0.0, G=0.0, DeltaJ=dJ))
+    from verify.section5.prop5_2 import bound_sum
+
+    return bound_sum(CONV_BOUNDS[name][2], len(r.sq), r.eta, r.L, r.delta, r.b, r.v, r.G, r.dJ0, r.dJ1)
 
 
 def evaluate_convergence(claim: str, name: str, inst: dict) -> Evaluation:
-    """min_t E‖∇J(θ_t)‖² ≤ bound ``name`` (``verify.section5.prop5_2.rhs``'s term-by-term sums)."""
+    """min_t E‖∇J(θ_t)‖² ≤ bound ``name`` (``verify.section5.prop5_2.bound_sum``: term-by-term sums)."""
     r = convergence_run(inst, name.startswith("cor"))
     bound = _convergence_bound(name, r)
     t = int(np.argmin(r.sq))
@@ -337,12 +314,10 @@ def hstar_instance(x: dict) -> dict:
 def perturbed_lqr(inst: dict, eps_model: float, delta_critic: float) -> LQR:
     """The scalar LQR of ``inst`` with model Â = A + eps_model and the critic perturbed by
     delta_critic; Infeasible unless certified and stable."""
-    p = LQR(inst["A"], inst["B"], inst["K"], sigma=inst["sigma"], w=inst["w"], z=inst["z"], gamma=inst["gamma"],
-            noise="uniform", A_hat=inst["A"] + eps_model, certify=False)
+    p = LQR.with_errors(inst["A"], inst["B"], inst["K"], eps_model, delta_critic, sigma=inst["sigma"], w=inst["w"],
+                        z=inst["z"], gamma=inst["gamma"], certify=False)
     if not (p.certified and p.stable):
         raise Infeasible("no certified invariant domain")
-    if delta_critic:
-        p.critic = p.critic_with_error(delta_critic, seed=0)
     return p
 
 
@@ -500,67 +475,35 @@ def chain_instance(x: dict) -> dict:
                                                              "delta_critic")}, "h": int(x["h"])}
 
 
-def _chain_params(p: LQR) -> dict:
-    """The bound parameters of ``chains_c7_c24.params`` for any LQR (L_Q̂ of its critic)."""
-    return instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=p.lipschitz(p.critic).L_Qhat, eps_f=p.eps_f())
-
-
-def _K(c: dict, steps: np.ndarray, corrected: bool) -> np.ndarray:
-    """K̂(i) of (C.13) (or K̂_c) at ``steps`` for the constants ``c`` (as ``chains_c7_c24``)."""
-    from bounds import variance as BV
-    from verify.appendix_c.chains_c7_c24 import _bound
-
-    return (_bound("K_hat_corrected", BV.K_hat_corrected, c, steps) if corrected
-            else _bound("K_hat", BV.K_hat, c, steps))
-
-
 def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
-    """One line of the bias chain as ``verify.appendix_c.chains_c7_c24.bias_results`` writes it, on the
-    instance's LQR: n model and true trajectories from the same s_0 ∼ ν and noise (coupled), exact
-    pathwise derivatives (``trainers.estimators.trajectory_jacobians``), sample means treated as exact
-    of the sample (as there) except the left sides of (C.20), (C.21), whose right sides are constants
-    (CLT intervals); b_t of (C.24) in closed form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
-    from bounds import bias as BB
+    """One line of the bias chain as ``verify.appendix_c.chains_c7_c24.bias_results`` measures it (its
+    ``c19`` … ``c24``), on the instance's LQR: n model and true trajectories from the same s_0 ∼ ν and
+    noise (coupled, ``sample_paths``), sample means treated as exact of the sample (as there) except the
+    left sides of (C.20), (C.21), whose right sides are constants (CLT intervals); b_t of (C.24) in closed
+    form (``toy_mdps.lqr_exact``, RP-DP, μ = ζ)."""
     from toy_mdps.lqr_exact import moments
-    from verify.appendix_c.chains_c7_c24 import _bound, bias_chain_terms, rollout_paths
+    from verify.appendix_c import chains_c7_c24 as CH
 
     p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
-    c = _chain_params(p)
-    g = torch.Generator().manual_seed(seed)
-    s0 = p.sample_nu(n, g)
-    noise = p.sample_noise(h, n, g)
-    hat, tru = (rollout_paths(p, f, s0, noise, h) for f in (p.model, p.true_model))
-    terms = bias_chain_terms(p, hat, tru, h)
-    dev_a, dev_s, r_term, q_term, eps_v = (terms[x] for x in ("dev_a", "dev_s", "r_term", "q_term", "eps_v"))
-    steps = np.arange(h + 1, dtype=float)
+    c = CH.constants(p)
+    t = CH.bias_chain_terms(p, *(CH.sample_paths(p, h, n, seed, "nu", f) for f in ("hat", "true")), h)
     corrected = name.endswith("corrected")
-    K = _K(c, steps, corrected)
-    dev, gh, ef = dev_s + dev_a, p.gamma ** h, c["eps_f"]
+    K = CH.k_hat(c, np.arange(h + 1, dtype=float), corrected)
     claim, form = CHAIN_BOUNDS[name]
-    where = {}
-    if claim == "C.19":
-        right = c["L_pi"] * (2 * c["L_f"] + ef) * terms["ahat_max"][:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1] \
-            + 2 * c["L_theta"]
-        i = int(np.argmax(dev_a[1:] / right)) + 1
-        left, right, where = dev_a[i], right[i - 1], {"i": i}
-    elif claim in ("C.20", "C.21"):  # right side of constants only: the left's CLT interval
-        fa = {"C.20": (BB.c20, BB.c20_corrected), "C.21": (BB.c21, BB.c21_corrected)}[claim][corrected]
-        key = "da" if claim == "C.20" else "ds"
-        left, lo, hi = stats.mean_ci(np.abs(hat[key] - tru[key])[:, h], LEVEL)
-        right = _bound(name, fa, c, steps, eps_f=ef)[h]
-    elif claim == "C.22":
-        rhs = 2 * c["L_r"] * K + c["L_r"] * dev
-        i = int(np.argmax(r_term[:h] / rhs[:h]))
-        left, right, where = r_term[i], rhs[i], {"i": i}
+    interval, where = claim in ("C.20", "C.21"), {}
+    if claim in ("C.19", "C.22"):
+        left, right, i = CH.c19(c, t) if claim == "C.19" else CH.c22(c, t, K, h)
+        where = {"i": i}
+    elif interval:  # right side of constants only: the left's CLT interval
+        left, lo, hi = stats.mean_ci(t["dev_a_n" if claim == "C.20" else "dev_s_n"][:, h], LEVEL)
+        right = CH.c20_c21(claim, c, h, corrected)
     elif claim == "C.23":
-        left, right = gh * q_term, gh * (c["L_Q"] * dev[h] + K[h] * eps_v)
+        left, right = CH.c23(c, t, K, h)
     else:
-        kappa = 1 / math.sqrt(1 - p.gamma)
-        left = moments(p, h, 0.0, "dp").bias
-        right = kappa ** 2 * h * (c["L_r"] * dev[h] + 2 * c["L_r"] * K[h]) + kappa * gh * (c["L_Q"] * dev[h] + K[h] * eps_v)
-    interval = claim in ("C.20", "C.21")
-    left, right = float(left), float(right) * (1 if interval else 1 + 1e-12)  # chains_c7_c24.EXACT_SLACK
+        left, right = moments(p, h, 0.0, "dp").bias, CH.c24(c, t, K, h)
+    left, right = float(left), float(right) * (1 if interval else 1 + CH.EXACT_SLACK)
+    ef, eps_v = c["eps_f"], t["eps_v"]
     row = CheckResult(claim, form, {**inst, **where, "eps_f": _r(ef), "eps_v": _r(eps_v), "N": n, "bound": name},
                       left, (float(lo), float(hi)) if interval else (left, left), right, level=LEVEL,
                       note=f"{n} start states from ν, model and true trajectory coupled; "
@@ -601,48 +544,39 @@ VAR_LINES = {"C.14": "E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖ ≤ L_Q̂(de
 
 
 def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[int] = None) -> tuple[CheckResult, dict]:
-    """One line of the variance chain as ``verify.appendix_c.chains_c7_c24.variance_results`` writes
-    it (the quantities of ``variance_terms``), on the instance's LQR with model Â = A + ε and critic
-    Q̂ perturbed by δ: n model trajectories from ζ, x̄ = the sampled maximiser of ‖g − E ĝ‖, sample
-    means exact of the sample (as there) except v of (C.16)'s first line (BCa interval,
+    """One line of the variance chain as ``verify.appendix_c.chains_c7_c24.variance_results`` measures
+    it (its ``c14`` … ``c17`` on the quantities of ``chain_terms``), on the instance's LQR with model
+    Â = A + ε and critic Q̂ perturbed by δ: n model trajectories from ζ, x̄ = the sampled maximiser of
+    ‖g − E ĝ‖, sample means exact of the sample (as there) except v of (C.16)'s first line (BCa interval,
     ``stats.variance_ci``). (C.7), (C.8) and Jensen's step are truths of the sample (identities).
     """
-    from verify.appendix_c.chains_c7_c24 import EXACT_SLACK, _collapse, chain_terms, rollout_paths
+    from verify.appendix_c import chains_c7_c24 as CH
 
     p, h = perturbed_lqr(inst, inst["eps_model"], inst["delta_critic"]), inst["h"]
     seed = 31 + h if seed is None else seed  # chains_c7_c24's draws
-    c = _chain_params(p)
-    gen = torch.Generator().manual_seed(seed)
-    s0 = p.sample_zeta(n, gen)
-    t = rollout_paths(p, p.model, s0, p.sample_noise(h, n, gen), h)
-    terms = chain_terms(p, t, h)
-    g, k, gam, dev_a, r_term, q_term = (terms[x] for x in ("g", "k", "gamma", "dev_a", "r_term", "q_term"))
-    dev = terms["dev_s"] + dev_a
+    c = CH.constants(p)
+    t = CH.chain_terms(p, CH.sample_paths(p, h, n, seed, "zeta", "hat"), h)
     claim, form, which = VAR_BOUNDS[name]
-    steps = np.arange(h + 1, dtype=float)
     if which == "measured":  # the explicit form: max_n ‖dx̂_i/dθ‖ in place of K̂(i)
-        K = terms["x_norm"]
+        K = t["x_norm"]
     elif which is not None:
-        K = _K(c, steps, which == "K_hat_corrected")
+        K = CH.k_hat(c, np.arange(h + 1, dtype=float), which == "K_hat_corrected")
     ci, where = None, {}
     if claim == "C.14":
-        left, right = q_term, c["L_Qhat"] * (dev[h] + 2 * K[h])
+        left, right = CH.c14(c, t, K, h)
     elif claim == "C.15":
-        rhs = c["L_r"] * dev + 2 * c["L_r"] * K
-        i = int(np.argmax(r_term[:h] / rhs[:h]))
-        left, right, where = r_term[i], rhs[i], {"i": i}
+        left, right, i = CH.c15(c, t, K, h)
+        where = {"i": i}
     elif claim == "C.16-collapse":
-        left, right = _collapse(c, dev, K, gam, h)
+        left, right = CH.c16_collapse(c, t, K, h)
     elif claim == "C.16":
-        left, lo, hi, _ = stats.variance_ci(g, LEVEL)
-        right, ci = ((h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])) ** 2, (lo, hi)
-    else:  # (C.17): Lemma C.1's recursion with the measured inputs at i − 1, worst i of 1..h
-        rhs = (4 * c["L_f"] * c["L_pi"] * terms["a_norm"][:-1] + c["L_pi"] * c["L_f"] * dev_a[:-1]
-               + 2 * c["L_theta"])
-        i = int(np.argmax(dev_a[1:] / rhs)) + 1
-        left, right, where = dev_a[i], rhs[i - 1], {"i": i}
-    left, right = float(left), float(right) * (1 if ci else 1 + EXACT_SLACK)
-    row = CheckResult(claim[:4], form, {**inst, **where, "line": VAR_LINES[claim], "N": n, "sampled maximiser": k,
+        left, lo, hi, _ = stats.variance_ci(t["g"], LEVEL)
+        right, ci = CH.c16(c, t, K, h), (lo, hi)
+    else:  # (C.17), its worst i of 1..h
+        left, right, i = CH.c17(c, t)
+        where = {"i": i}
+    left, right = float(left), float(right) * (1 if ci else 1 + CH.EXACT_SLACK)
+    row = CheckResult(claim[:4], form, {**inst, **where, "line": VAR_LINES[claim], "N": n, "sampled maximiser": t["k"],
                                         "bound": name}, left,
                       ci or (left, left), right, level=LEVEL,
                       note=f"{n} model trajectories from ζ; x̄ = sampled maximiser of ‖g − E ĝ‖; "
@@ -738,27 +672,19 @@ def kappa_instance(x: dict) -> dict:
 
 
 def kappa_step_row(inst: dict, n: int = KAPPA_N, seeds: tuple = (5, 6)) -> CheckResult:
-    """Lemma C.3's step E_ζ[φ] ≤ κ·E_ν[φ] for the lemma's own φ at h = 1 (exact model):
-    φ(ŝ_0) = 2R_a|K|·|z² − ŝ_0²|, as ``verify.appendix_c.lemmas_c2_c3.kappa_step_lqr`` (E_ζ φ exact,
-    E_ν φ and κ by Monte Carlo with ν drawn exactly and κ's Hoeffding upper limit, ``LQR.kappa``)
-    on any scalar LQR with Gaussian noise. γ ≤ 0.9 keeps ν's mixture (``LQR.nu_mixture``) short."""
-    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR
+    """Lemma C.3's step E_ζ[φ] ≤ κ·E_ν[φ] for the lemma's own φ at h = 1 (exact model), measured by
+    ``verify.appendix_c.lemmas_c2_c3.kappa_step`` (E_ζ φ exact, E_ν φ and κ Monte Carlo) on any scalar
+    LQR with Gaussian noise. γ ≤ 0.9 keeps ν's mixture (``LQR.nu_mixture``) short."""
+    from verify.appendix_c.lemmas_c2_c3 import ScalarLQR, kappa_step
 
     m = ScalarLQR(inst["A"], inst["B"], inst["K"], inst["sigma"], inst["w"], inst["z"], inst["gamma"])
     if not m.gamma * (m.A + m.B * m.K0) ** 2 < 1 or m.K0 == 0:
         raise Infeasible("γ(A + BK)² ≥ 1 (ν not finite) or K = 0 (φ = 0)")
-    lqr = m.lqr("gaussian")
-    s = lqr.sample_nu(n, torch.Generator().manual_seed(seeds[0])).numpy()[:, 0]
-    scale = 2 * m.Ra * abs(m.K0)
-    mean, lo, hi = stats.mean_ci(scale * np.abs(m.z ** 2 - s ** 2), LEVEL)
-    kap, kap_hi = lqr.kappa(n, seed=seeds[1], level=LEVEL)
-    lhs = scale * m.z ** 2 * 4 * math.exp(-0.5) / math.sqrt(2 * math.pi)  # E|1 − χ²_1| = 4 φ(1)
-    bound = kap * mean
+    k = kappa_step(m, n, seeds)
     return CheckResult("lemmaC.3", "printed", {**inst, "line": "E_ζ[φ] ≤ κ·E_ν[φ], φ of Lemma C.3 at h = 1",
-                                               "noise": "gaussian", "kappa": _r(kap), "N": n},
-                       lhs, widen((lhs, lhs), lhs, (kap * lo, kap_hi * hi), bound), bound, level=LEVEL,
-                       note=f"κ = {kap:.4g} (upper {kap_hi:.4g}), E_ν φ = {mean:.4g} [{lo:.4g}, {hi:.4g}] ({n} draws "
-                            f"of ν), E_ζ φ exact; stationary Var s / z² = "
+                                               "noise": "gaussian", "kappa": _r(k.kappa), "N": n},
+                       k.lhs, k.ci, k.bound, level=LEVEL,
+                       note=f"{k.note} ({n} draws of ν), E_ζ φ exact; stationary Var s / z² = "
                             f"{m.W / (1 - (m.A + m.B * m.K0) ** 2) / m.z ** 2 if (m.A + m.B * m.K0) ** 2 < 1 else math.inf:.4g}")
 
 

@@ -119,8 +119,6 @@ WIGGLE = {"family": "path", "A": 0.6, "B": 0.69, "c": 0.0, "K": 0.95, "sigma": 0
           "saturate": False, "i": 40}
 OFFSET = {"family": "offset-lq", "A": 0.5, "B": 1.0, "K": -0.2, "sigma": 0.3, "w": 0.1, "gamma": 0.9, "eta_L": 0.5,
           "H": 5, "T": 16}
-CHAIN = {"family": "lqr-chain", "A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9,
-         "eps_model": 0.1, "delta_critic": 0.5, "h": 1}
 
 
 def test_path_trace_is_the_autograd_derivative():
@@ -138,26 +136,6 @@ def test_lemma_c1_row_reproduces_erratum_e3():
     row = F.lemma_c1_row(WIGGLE, "c1a_printed")
     assert row.holds is False and row.instance["step"] == 40
     assert row.measured == pytest.approx(8837, abs=1) and row.bound == pytest.approx(6480, abs=1)
-
-
-def test_scalar_terms_are_lemma_c2_terms():
-    from verify.appendix_c.lemmas_c2_c3 import exact_gradients, lemma_c2_terms
-
-    inst = {"A": 0.8, "B": 0.5, "K": -0.3, "sigma": 0.1, "w": 0.05, "z": 0.5, "gamma": 0.9, "h": 3}
-    t, ref = F.scalar_terms(inst), lemma_c2_terms(3)
-    for k in ("total", "rhs_step", "dQ_theta"):
-        assert t[k] == pytest.approx(ref[k], rel=1e-12)
-    ex = exact_gradients()
-    assert t["grad"] == pytest.approx(ex["grad"], rel=1e-12) and t["Eg"] == pytest.approx(ex["Eg_zeta_3"], rel=1e-12)
-
-
-def test_chain_sides_are_chains_c7_c24s_sample():
-    """Same problem, draws and coupling as ``chains_c7_c24.bias_terms`` (quick, h = 1)."""
-    from verify.appendix_c.chains_c7_c24 import bias_terms
-
-    t = bias_terms("lqr-contracting", 1, True)
-    assert F.chain_sides(CHAIN, "c20", n=2000)[0].measured == pytest.approx(t["dev_a"][1], rel=1e-12)
-    assert F.chain_sides(CHAIN, "c23", n=2000)[0].measured == pytest.approx(0.9 * t["q_term"], rel=1e-12)
 
 
 def test_convergence_moments_match_algorithm_1():
@@ -235,31 +213,6 @@ COLLAPSE_CE = {**VAR_INST, "A": 0.0, "B": 0.0, "K": 0.0, "sigma": 0.01, "w": 0.0
 #: Lemma C.3's change of measure fails for the lemma's own φ (h = 1): ν puts its mass near |s| = z
 KAPPA_CE = {"family": "scalar-lqr-gaussian", "A": 0.0, "B": 0.0, "K": 1.0, "sigma": 0.3, "w": 0.7, "z": 1.0,
             "gamma": 0.8, "h": 1}
-
-
-def test_variance_sides_are_chains_c7_c24s_sample():
-    """Same problem, draws and maximiser as ``chains_c7_c24.variance_terms`` (quick, h = 3)."""
-    from bounds import variance as BV
-    from verify.appendix_c.chains_c7_c24 import _bound, _collapse, params, variance_terms
-
-    t, c = variance_terms("lqr-contracting", 3, True), params("lqr-contracting")
-    side = lambda name: F.variance_sides(VAR_INST, name, n=2000)[0]
-    assert side("c14").measured == pytest.approx(t["q_term"], rel=1e-12)
-    r17 = side("c17")
-    assert r17.measured == pytest.approx(t["dev_a"][r17.instance["i"]], rel=1e-12)
-    K = _bound("K_hat_corrected", BV.K_hat_corrected, c, np.arange(4.0))
-    row = side("c16_collapse_corrected")
-    assert (row.measured, row.bound) == pytest.approx(_collapse(c, t["dev_s"] + t["dev_a"], K, t["gamma"], 3), rel=1e-9)
-    v = side("c16")
-    assert v.measured == pytest.approx(float(np.var(t["g"], ddof=1)), rel=1e-9) and v.ci[0] < v.measured < v.ci[1]
-
-
-def test_kappa_step_row_is_lemmas_c2_c3s_step():
-    from verify.appendix_c.lemmas_c2_c3 import kappa_step_lqr
-
-    ref = kappa_step_lqr(True)
-    row = F.kappa_step_row({**F.kappa_instance(F.FAMILIES["lemmaC.3-kappa"].seeds[0])}, n=20000)
-    assert (row.measured, row.bound, *row.ci) == pytest.approx((ref.measured, ref.bound, *ref.ci), rel=1e-12)
 
 
 def test_c4_rows_are_hstar_c28_c39s():

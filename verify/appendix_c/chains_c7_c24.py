@@ -59,9 +59,14 @@ def _bound(key, fn, params, steps, **extra):
 
 @lru_cache(maxsize=None)
 def paths(problem_key: tuple, horizon: int, n: int, seed: int, start: str, model: str) -> dict:
+    """``sample_paths`` of the named problem (``problem(*problem_key)``), cached."""
+    return sample_paths(problem(*problem_key), horizon, n, seed, start, model)
+
+
+def sample_paths(p: LQR, horizon: int, n: int, seed: int, start: str, model: str) -> dict:
     """States, actions, dŝ_i/dθ, dâ_i/dθ (scalars, shape (N, H+1)) of N trajectories of π under the
-    model (``model="hat"``) or the true dynamics (``"true"``); start states from ζ or ν."""
-    p = problem(*problem_key)
+    model (``model="hat"``) or the true dynamics (``"true"``); start states from ζ or ν. The same
+    ``seed`` draws the same start states and noise for both models (the coupled reading)."""
     g = torch.Generator().manual_seed(seed)
     s0 = p.sample_zeta(n, g) if start == "zeta" else p.sample_nu(n, g)
     noise = p.sample_noise(horizon, n, g)
@@ -81,14 +86,16 @@ def rollout_paths(p: LQR, f, s0, noise, horizon: int) -> dict:
 def problem(name: str, eps_model: float = 0.0, delta_critic: float = 0.0) -> LQR:
     """The named LQR with Â = A + ``eps_model`` and Q̂ = Q^π perturbed by ``delta_critic``."""
     _, kwargs, _ = instances.SPECS[name]
-    p = LQR(**kwargs, A_hat=kwargs["A"] + eps_model)
-    if delta_critic:
-        p.critic = p.critic_with_error(delta_critic, seed=0)
-    return p
+    return LQR.with_errors(**kwargs, model_error=eps_model, critic_error=delta_critic)
 
 
 def params(name: str, eps_model: float = 0.0, delta_critic: float = 0.0) -> dict:
-    p = problem(name, eps_model, delta_critic)
+    return constants(problem(name, eps_model, delta_critic))
+
+
+def constants(p: LQR) -> dict:
+    """The bound parameters of the chains on ``p``: its certified constants, L_Q of Q^π, L_Q̂ of its
+    critic and ε_f exact."""
     lip = p.lipschitz(p.critic)
     return instances.bound_params(p, L_Q=p.lipschitz().L_Q, L_Qhat=lip.L_Qhat, eps_f=p.eps_f())
 
@@ -115,6 +122,25 @@ EXACT_SLACK = 1e-12
 
 def _exact(claim, form, line, name, left, right, note="", **more) -> CheckResult:
     return _row(claim, form, line, name, left, (left, left), right * (1 + EXACT_SLACK), note=note, **more)
+
+
+def k_hat(c: dict, steps: np.ndarray, corrected: bool) -> np.ndarray:
+    """K̂(i) of (C.13), or K̂_c(i) where ``corrected``, at ``steps`` for the constants ``c``."""
+    if corrected:
+        return _bound("K_hat_corrected", BV.K_hat_corrected, c, steps)
+    return _bound("K_hat", BV.K_hat, c, steps)
+
+
+def _dev(t: dict) -> np.ndarray:
+    """dev_i = E‖dŝ_i/dθ − ds̄_i/dθ‖ + E‖dâ_i/dθ − dā_i/dθ‖ (x̄ the maximiser, or the true trajectory in the
+    bias chain): the deviation in every K̂ line of both chains."""
+    return t["dev_s"] + t["dev_a"]
+
+
+def _worst(left: np.ndarray, right: np.ndarray, first: int = 0) -> tuple[float, float, int]:
+    """(left_i, right_i, i) at the step i with the largest left_i / right_i; both arrays start at step ``first``."""
+    k = int(np.argmax(left / right))
+    return left[k], right[k], k + first
 
 
 # --- variance chain ------------------------------------------------------------------------------
@@ -148,12 +174,39 @@ def chain_terms(p: LQR, t: dict, h: int) -> dict:
             "x_norm": np.sqrt(t["ds"] ** 2 + t["da"] ** 2).max(0), "a_norm": np.abs(t["da"]).max(0), "gamma": p.gamma}
 
 
-def _collapse(c: dict, dev: np.ndarray, K: np.ndarray, gam: float, h: int) -> tuple[float, float]:
+# The lines that can fail, from the terms ``t`` of ``chain_terms`` (variance) or ``bias_chain_terms``
+# (bias), the constants ``c`` and K = K̂, K̂_c or the measured max_n‖dx̂_i/dθ‖ at steps 0..h; the search's
+# ``lqr-chain`` family (``verify.search_families``) reads the same functions on its instances.
+
+def c14(c: dict, t: dict, K: np.ndarray, h: int) -> tuple[float, float]:
+    """Eq. (C.14): (E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖, L_Q̂(dev_h + 2K(h)))."""
+    return t["q_term"], c["L_Qhat"] * (_dev(t)[h] + 2 * K[h])
+
+
+def c15(c: dict, t: dict, K: np.ndarray, h: int) -> tuple[float, float, int]:
+    """Eq. (C.15) at its worst i < h: (E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖, L_r dev_i + 2L_r K(i), i)."""
+    return _worst(t["r_term"][:h], (c["L_r"] * _dev(t) + 2 * c["L_r"] * K)[:h])
+
+
+def c16(c: dict, t: dict, K: np.ndarray, h: int) -> float:
+    """Eq. (C.16), first line: the bound ((h L_r + γ^h L_Q̂)(dev_h + 2K(h)))² on v."""
+    return ((h * c["L_r"] + t["gamma"] ** h * c["L_Qhat"]) * (_dev(t)[h] + 2 * K[h])) ** 2
+
+
+def c16_collapse(c: dict, t: dict, K: np.ndarray, h: int) -> tuple[float, float]:
     """(Σ_{i<h} γ^i L_r(dev_i + 2K_i) + γ^h L_Q̂(dev_h + 2K_h), (h L_r + γ^h L_Q̂)(dev_h + 2K_h)): the two sides
     of the step from (C.14)–(C.15) to the first line of (C.16)."""
+    dev, gam = _dev(t), t["gamma"]
     summed = float((gam ** np.arange(h) * (c["L_r"] * dev[:h] + 2 * c["L_r"] * K[:h])).sum()
                    + gam ** h * c["L_Qhat"] * (dev[h] + 2 * K[h]))
     return summed, (h * c["L_r"] + gam ** h * c["L_Qhat"]) * float(dev[h] + 2 * K[h])
+
+
+def c17(c: dict, t: dict) -> tuple[float, float, int]:
+    """Eq. (C.17), Lemma C.1's recursion with the measured inputs at i − 1, at its worst i of 1..h:
+    (E‖dâ_i − dā_i‖, 4L_fL_π max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − dā_{i−1}‖ + 2L_θ, i)."""
+    rhs = 4 * c["L_f"] * c["L_pi"] * t["a_norm"][:-1] + c["L_pi"] * c["L_f"] * t["dev_a"][:-1] + 2 * c["L_theta"]
+    return _worst(t["dev_a"][1:], rhs, 1)
 
 
 def variance_results(quick: bool) -> list[CheckResult]:
@@ -169,9 +222,7 @@ def variance_results(quick: bool) -> list[CheckResult]:
             jensen_l, jensen_r = float((g[k] - g).mean() ** 2), float(np.abs(g[k] - g).mean() ** 2)
             c8_r = float((gam ** np.arange(h) * t["r_term"][:h]).sum() + gam ** h * t["q_term"])
             steps = np.arange(h + 1, dtype=float)
-            K_p = _bound("K_hat", BV.K_hat, c, steps)
-            K_c = _bound("K_hat_corrected", BV.K_hat_corrected, c, steps)
-            dev = t["dev_s"] + t["dev_a"]
+            K_p, K_c = k_hat(c, steps, False), k_hat(c, steps, True)
             extra = dict(h=h, N=n)
             note = f"{n} model trajectories from ζ; x̄ = sampled maximiser of ‖g − E ĝ‖ (trajectory {k})"
             out += [
@@ -183,27 +234,21 @@ def variance_results(quick: bool) -> list[CheckResult]:
             ]
             for form, K, tag in (("printed", K_p, "K̂(i) of (C.13)"), ("corrected", K_c, "K̂_c(i)"),
                                  ("explicit", t["x_norm"], "max_n ‖dx̂_i/dθ‖ (measured)")):
-                # (C.15) at every i < h: report the worst i
-                rhs15 = c["L_r"] * dev + 2 * c["L_r"] * K
-                i15 = int(np.argmax(t["r_term"][:max(h, 1)] / rhs15[:max(h, 1)]))
+                left, right, i15 = c15(c, t, K, h)
                 out.append(_exact("C.15", form, f"E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖ ≤ L_r(E‖dŝ_i − ds̄_i‖ + E‖dâ_i − dā_i‖) + 2L_r·{tag}",
-                                  name, t["r_term"][i15], rhs15[i15], note=note + f"; worst i of 0..{h - 1}", i=i15, **extra))
+                                  name, left, right, note=note + f"; worst i of 0..{h - 1}", i=i15, **extra))
                 out.append(_exact("C.14", form, f"E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖ ≤ 2L_Q̂·{tag}(h) + L_Q̂(E‖dŝ_h − ds̄_h‖ + E‖dâ_h − dā_h‖)",
-                                  name, t["q_term"], c["L_Qhat"] * (dev[h] + 2 * K[h]), note=note, **extra))
-                c16 = ((h * c["L_r"] + gam ** h * c["L_Qhat"]) * (dev[h] + 2 * K[h])) ** 2
+                                  name, *c14(c, t, K, h), note=note, **extra))
                 out.append(_row("C.16", form, f"v ≤ ((h L_r + γ^h L_Q̂)(E‖dŝ_h − ds̄_h‖ + E‖dâ_h − dā_h‖ + 2·{tag}(h)))² (first line)",
-                                name, v, (v_lo, v_hi), c16, note=note, **extra))
-            # (C.17): Lemma C.1's recursion with the measured inputs at i − 1, worst i in 1..h
-            rhs17 = 4 * c["L_f"] * c["L_pi"] * t["a_norm"][:-1] + c["L_pi"] * c["L_f"] * t["dev_a"][:-1] + 2 * c["L_theta"]
-            i17 = int(np.argmax(t["dev_a"][1:] / rhs17)) + 1
+                                name, v, (v_lo, v_hi), c16(c, t, K, h), note=note, **extra))
+            left, right, i17 = c17(c, t)
             out.append(_exact("C.17", "printed", "E‖dâ_i − dā_i‖ ≤ 4L_fL_π max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − dā_{i−1}‖ + 2L_θ",
-                              name, t["dev_a"][i17], rhs17[i17 - 1], note=note, i=i17, **extra))
+                              name, left, right, note=note, i=i17, **extra))
             # the collapse Σ_{i<h} γ^i (C.15)_i + γ^h (C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2K̂(h)) with the
             # paper's K̂(i) of (C.13) (increasing in i) and with K̂_c; dev_i measured, as the first line has them
             for form, K, tag in (("printed", K_p, "K̂ of (C.13)"), ("corrected", K_c, "K̂_c")):
-                summed, collapsed = _collapse(c, dev, K, gam, h)
                 out.append(_exact("C.16", form, f"Σ_{{i<h}} γ^i(C.15)_i + γ^h(C.14) ≤ (h L_r + γ^h L_Q̂)(dev_h + 2{tag}(h)) (collapse to step h)",
-                                  name, summed, collapsed, note=note, **extra))
+                                  name, *c16_collapse(c, t, K, h), note=note, **extra))
     return out
 
 
@@ -241,6 +286,45 @@ def bias_chain_terms(p: LQR, hat: dict, tru: dict, h: int) -> dict:
             "r_term": r_term, "q_term": q_term, "eps_v": eps_v, "gamma": p.gamma, "n": len(hat["s"])}
 
 
+def c19(c: dict, t: dict) -> tuple[float, float, int]:
+    """Eq. (C.19), the recursion with the measured inputs at i − 1, at its worst i of 1..h:
+    (E‖dâ_i − da_i‖, L_π(2L_f + ε_f) max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − da_{i−1}‖ + 2L_θ, i)."""
+    rhs = (c["L_pi"] * (2 * c["L_f"] + c["eps_f"]) * t["ahat_max"][:-1] + c["L_pi"] * c["L_f"] * t["dev_a"][:-1]
+           + 2 * c["L_theta"])
+    return _worst(t["dev_a"][1:], rhs, 1)
+
+
+#: (claim, corrected) -> the right side of (C.20) (actions) or (C.21) (states), as printed or corrected
+C20_C21 = {("C.20", False): BB.c20, ("C.20", True): BB.c20_corrected,
+           ("C.21", False): BB.c21, ("C.21", True): BB.c21_corrected}
+
+
+def c20_c21(claim: str, c: dict, h: int, corrected: bool) -> float:
+    """Eq. (C.20) or (C.21) at step h: a right side of constants only (its left side is a mean over
+    trajectories, ``dev_a_n``, ``dev_s_n``, with its CLT interval)."""
+    fn = C20_C21[claim, corrected]
+    return _bound(fn.__name__, fn, c, np.arange(h + 1, dtype=float), eps_f=c["eps_f"])[h]
+
+
+def c22(c: dict, t: dict, K: np.ndarray, h: int) -> tuple[float, float, int]:
+    """Eq. (C.22) at its worst i < h: (E‖dr(x̂_i)/dθ − dr(x_i)/dθ‖, 2L_r K(i) + L_r dev_i, i)."""
+    return _worst(t["r_term"][:h], (2 * c["L_r"] * K + c["L_r"] * _dev(t))[:h])
+
+
+def c23(c: dict, t: dict, K: np.ndarray, h: int) -> tuple[float, float]:
+    """Eq. (C.23): (γ^h E‖∇Q dx_h − ∇Q̂ dx̂_h‖, γ^h (L_Q dev_h + K(h) ε_v))."""
+    g = t["gamma"] ** h
+    return g * t["q_term"], g * (c["L_Q"] * _dev(t)[h] + K[h] * t["eps_v"])
+
+
+def c24(c: dict, t: dict, K: np.ndarray, h: int) -> float:
+    """Eq. (C.24), first line with β = 0 and κ = κ' = (1 − γ)^{-1/2}: the bound
+    κκ' h (L_r dev_h + 2L_r K(h)) + κ' γ^h (L_Q dev_h + K(h) ε_v) on b_t."""
+    kappa, dev = 1 / math.sqrt(1 - c["gamma"]), _dev(t)
+    return (kappa ** 2 * h * (c["L_r"] * dev[h] + 2 * c["L_r"] * K[h])
+            + kappa * t["gamma"] ** h * (c["L_Q"] * dev[h] + K[h] * t["eps_v"]))
+
+
 @lru_cache(maxsize=None)
 def bias_mc(name: str, h: int, quick: bool, eps_model: float = EPS_MODEL, delta: float = DELTA_CRITIC):
     """(b, low, high) of RP-DP (4.2) with μ = ζ on the perturbed problem (CI at LEVEL)."""
@@ -258,37 +342,27 @@ def bias_results(quick: bool) -> list[CheckResult]:
             steps = np.arange(h + 1, dtype=float)
             extra = dict(h=h, eps_f=round(c["eps_f"], 6), eps_v=round(t["eps_v"], 6), delta_critic=DELTA_CRITIC)
             note = f"{t['n']} start states from ν; model and true trajectory coupled (same s_0, same noise)"
-            L_pi, L_f, L_th, ef = c["L_pi"], c["L_f"], c["L_theta"], c["eps_f"]
-            # (C.19): the recursion with measured inputs at i − 1, worst i ≥ 1
-            rhs19 = L_pi * (2 * L_f + ef) * t["ahat_max"][:-1] + L_pi * L_f * t["dev_a"][:-1] + 2 * L_th
-            i19 = int(np.argmax(t["dev_a"][1:] / rhs19)) + 1
+            left, right, i19 = c19(c, t)
             out.append(_exact("C.19", "printed", "E‖dâ_i − da_i‖ ≤ L_π(2L_f + ε_f) max‖dâ_{i−1}‖ + L_πL_f E‖dâ_{i−1} − da_{i−1}‖ + 2L_θ",
-                              name, t["dev_a"][i19], rhs19[i19 - 1], note=note, i=i19, **extra))
+                              name, left, right, note=note, i=i19, **extra))
             kappa = 1 / math.sqrt(1 - c["gamma"])
-            for form, fa, fs, Kf, Kname in (("printed", BB.c20, BB.c21, BV.K_hat, "K_hat"),
-                                            ("corrected", BB.c20_corrected, BB.c21_corrected, BV.K_hat_corrected,
-                                             "K_hat_corrected")):
-                ca = _bound(f"c20_{form}", fa, c, steps, eps_f=ef)
-                cs = _bound(f"c21_{form}", fs, c, steps, eps_f=ef)
-                K = _bound(Kname, Kf, c, steps)
-                # right sides of constants only: the left is a mean over trajectories, with its CLT interval
-                for claim, what, dev, bound in (("C.20", "E‖dâ_h − da_h‖ ≤ (C.20)(h)", t["dev_a_n"][:, h], ca[h]),
-                                                ("C.21", "E‖dŝ_h − ds_h‖ ≤ (C.21)(h)", t["dev_s_n"][:, h], cs[h])):
+            for form in ("printed", "corrected"):
+                corrected = form == "corrected"
+                K = k_hat(c, steps, corrected)
+                for claim, what, dev in (("C.20", "E‖dâ_h − da_h‖ ≤ (C.20)(h)", t["dev_a_n"][:, h]),
+                                         ("C.21", "E‖dŝ_h − ds_h‖ ≤ (C.21)(h)", t["dev_s_n"][:, h])):
                     mean, lo, hi = stats.mean_ci(dev, LEVEL)
-                    out.append(_row(claim, form, what, name, mean, (lo, hi), bound, note=note, **extra))
-                dev = t["dev_s"] + t["dev_a"]
-                rhs22 = 2 * c["L_r"] * K + c["L_r"] * dev
-                i22 = int(np.argmax(t["r_term"][:h] / rhs22[:h]))
+                    out.append(_row(claim, form, what, name, mean, (lo, hi), c20_c21(claim, c, h, corrected), note=note,
+                                    **extra))
+                left, right, i22 = c22(c, t, K, h)
                 out.append(_exact("C.22", form, "E‖dr(x̂_i)/dθ − dr(x_i)/dθ‖ ≤ 2L_r K̂(i) + L_r(E‖dŝ_i − ds_i‖ + E‖dâ_i − da_i‖)",
-                                  name, t["r_term"][i22], rhs22[i22], note=note + f"; worst i of 0..{h - 1}", i=i22, **extra))
-                g = t["gamma"] ** h
+                                  name, left, right, note=note + f"; worst i of 0..{h - 1}", i=i22, **extra))
                 out.append(_exact("C.23", form, "γ^h E‖∇Q dx_h − ∇Q̂ dx̂_h‖ ≤ γ^h L_Q(E‖dŝ_h − ds_h‖ + E‖dâ_h − da_h‖) + γ^h K̂(h) ε_v",
-                                  name, g * t["q_term"], g * (c["L_Q"] * dev[h] + K[h] * t["eps_v"]), note=note, **extra))
+                                  name, *c23(c, t, K, h), note=note, **extra))
                 b, lo, hi = bias_mc(name, h, quick)
-                c24 = (kappa * kappa * h * (c["L_r"] * dev[h] + 2 * c["L_r"] * K[h])
-                       + kappa * g * (c["L_Q"] * dev[h] + K[h] * t["eps_v"]))
                 out.append(_row("C.24", form, "b_t ≤ κκ' h (L_r dev_h + 2L_r K̂(h)) + κ' γ^h (L_Q dev_h + K̂(h) ε_v) (first line, β = 0)",
-                                name, b, (lo, hi), c24, note=note + f"; κ = κ' = (1 − γ)^{{-1/2}} = {kappa:.4g}", **extra))
+                                name, b, (lo, hi), c24(c, t, K, h),
+                                note=note + f"; κ = κ' = (1 − γ)^{{-1/2}} = {kappa:.4g}", **extra))
     return out
 
 
@@ -324,7 +398,7 @@ def controls(quick: bool) -> list[CheckResult]:
                     float(((g - g.mean()) ** 2).min()), h=10))
     # the collapse needs dev_i + 2K(i) to grow in i: with the measured max_n‖dx̂_i/dθ‖ (which falls on a
     # contracting instance) in place of the paper's increasing K̂(i) it fails (the former erratum E15)
-    summed, collapsed = _collapse(c, t["dev_s"] + t["dev_a"], t["x_norm"], t["gamma"], 10)
+    summed, collapsed = c16_collapse(c, t, t["x_norm"], 10)
     out.append(_exact("C.16", "printed", "control: collapse with max_n‖dx̂_i/dθ‖ (measured) in place of K̂(i)", name,
                       summed, collapsed, h=10))
     b = bias_terms(name, 3, quick)
