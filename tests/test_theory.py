@@ -401,3 +401,40 @@ def test_measure_is_reproducible_from_its_seed():
             r.pop(k)
     assert json.dumps(runs[0]) == json.dumps(runs[1])
     assert runs[0]["eps_f_real"] != runs[2]["eps_f_real"]
+
+
+def test_sweep_statistics_through_the_gram_matrices_equal_direct_resampling():
+    rng = np.random.default_rng(4)
+    g = rng.normal(size=(3, 7, 5)) + np.arange(3)[:, None, None]  # rows of ĝ_h at three h
+    ref = rng.normal(size=(7, 5))
+    kd = np.stack([(x - ref) @ (x - ref).T for x in g])
+    kg = np.stack([x @ x.T for x in g])
+    idx = rng.integers(0, 7, size=(11, 7))
+    got = theory.sweep_statistics(kd, kg, 4, idx)
+    gi, ri = g[:, idx], ref[idx]
+    b = np.linalg.norm(gi.mean(-2) - ri.mean(-2), axis=-1).T
+    v = ((gi - gi.mean(-2, keepdims=True)) ** 2).sum(-1).mean(-1).T
+    np.testing.assert_allclose(got, np.stack([b, v, b ** 2 + v / 4], -2), rtol=1e-9, atol=1e-12)
+
+
+def test_h_sweep_with_the_simulator_as_model_has_no_bias_at_the_reference_h():
+    """f̂ = f: at h = H the model estimate is the reference row for row, so b(H) = 0; below H it is not."""
+    sim = theory.Simulator("Hopper-v5")
+    torch.manual_seed(0)
+    agent = make_agent(Config.tiny(h=2), 11, 3)
+    agent.model = _SimulatorModule(sim)
+    states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
+    out = theory.h_sweep(agent, states, sim, (0, 2), n=4, seed=0)
+    at = {r["h"]: r for r in out["rows"]}
+    assert at[2]["bias"] <= 1e-5 * out["ref_norm"] and at[0]["bias"] > 1e-3 * out["ref_norm"]
+    assert all(r["variance"] >= 0 and r["mse_lo"] <= r["mse"] <= r["mse_hi"] for r in out["rows"])
+    assert sum(r["argmin_share"] for r in out["rows"]) == pytest.approx(1.0)
+
+
+def test_cli_h_sweep(tiny_run, capsys):
+    assert theory.main([str(tiny_run), "--hs", "0,2", "--samples", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["h"] for r in out["rows"]] == [0, 2] and out["reference_H"] == 2 and out["h_best"] in (0, 2)
+    for bad in ("0,x", "0"):
+        assert theory.main([str(tiny_run), "--hs", bad]) == 2
+        assert "--hs must be" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
     python -m trainers.theory RUN_DIR [--json] [--samples N] [--seed S]
                               [--eps-v-states 16] [--eps-v-draws 4] [--eps-v-horizons 1,3,10,30]
+    python -m trainers.theory RUN_DIR --hs 0,1,3,5,10,15 [--json]     # h* on the run (``h_sweep``)
 
 At one checkpoint (policy π_θ, learned model f̂, critic Q̂, replay buffer) this measures
 
@@ -811,6 +812,68 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
     return {"summary": out, "detail": detail}
 
 
+# --- h* on a run (issue 32 §4) -------------------------------------------------------------------------
+def sweep_statistics(kd: np.ndarray, kg: np.ndarray, batch: int, idx: np.ndarray) -> np.ndarray:
+    """(b, v, m) of ``h_sweep`` per h for resamples ``idx`` (..., n) of the start states: shape
+    (..., 3, H). ``kd[h]``, ``kg[h]`` are the n × n Gram matrices of the rows ĝ_h − g_ref and ĝ_h; with
+    the counts c of a resample, b² = cᵀ K_d c / n², v = c·diag(K_g)/n − cᵀ K_g c / n², m = b² + v/N."""
+    n = kd.shape[-1]
+    c = (np.asarray(idx)[..., None] == np.arange(n)).sum(-2).astype(np.float64)  # (..., n)
+    quad = lambda k: np.einsum("...i,hij,...j->...h", c, k, c) / n ** 2
+    b = np.sqrt(np.maximum(quad(kd), 0))
+    v = np.einsum("...i,hi->...h", c, np.diagonal(kg, axis1=1, axis2=2)) / n - quad(kg)
+    return np.stack([b, v, b ** 2 + v / batch], -2)
+
+
+def h_sweep(agent, states: np.ndarray, sim: Simulator, hs: tuple[int, ...], n: int = 32, seed: int = 0,
+            batch: Optional[int] = None) -> dict:
+    """The RP-DP gradient (4.2) through f̂ at each h of ``hs``, held against one reference: the same
+    estimator along the real trajectories (simulator Jacobians, true reward, the agent's critic) at
+    H = max(hs), from the same ``n`` replay start states and policy noise. Per h: the bias proxy
+    b(h) = ‖E ĝ_h − E g_ref‖, the per-sample variance v(h) = E‖ĝ_h − E ĝ_h‖² and the batch MSE
+    m(h) = b(h)² + v(h)/N (N = ``batch``, default the run's batch size), each with a ``LEVEL`` BCa
+    interval over the start states (resampled jointly for every h), and the argmin of m with the
+    fraction of resamples that pick each h. The reference is not ∇J: at H it still ends on the critic
+    (weight γ^H), so b(h) measures how far the h-step model estimate is from the longest real unroll."""
+    if agent.model is None:
+        raise ValueError(f"{agent.cfg.algo} has no learned model to unroll")
+    t0 = time.perf_counter()
+    H, batch = max(hs), batch or agent.cfg.batch_size
+    vx = instrument.value_expansion(agent)
+    raw = np.asarray(states, np.float64)
+    ok = ~(np.abs(raw[:, sim.nq - 1:]) >= VELOCITY_CLIP).any(1)
+    rng = np.random.default_rng(seed)
+    s0 = torch.tensor(raw[rng.choice(np.flatnonzero(ok), size=min(n, int(ok.sum())), replace=False)],
+                      dtype=torch.float32)
+    n = s0.shape[0]
+    noise = vx.sample_noise(H, n, torch.Generator().manual_seed(seed))
+    simm = SimulatorModel(sim)
+    ref = dataclasses.replace(vx, model=simm.model, reward=simm.reward, done_prob=None, terminal=agent.terminal)
+    with instrument.measuring(vx):
+        g_ref = rp_gradients(ref, s0, noise, H)
+        grams = []
+        for h in hs:  # the rows are P-long: keep n × n Gram matrices, resampled through counts
+            g_h = rp_gradients(vx, s0, noise, h)
+            d = g_h - g_ref
+            grams.append(((d @ d.T).numpy(), (g_h @ g_h.T).numpy()))
+    kd, kg = (np.stack(k) for k in zip(*grams))  # (len(hs), n, n)
+    stats_of = lambda idx: sweep_statistics(kd, kg, batch, idx)
+    full = stats_of(np.arange(n))
+    boot = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    resamples = boot.integers(0, n, size=(N_RESAMPLES, n))
+    picks = np.asarray(hs)[stats_of(resamples)[:, 2].argmin(-1)]
+    rows = []
+    for k, h in enumerate(hs):
+        row = {"h": h}
+        for j, name in enumerate(("bias", "variance", "mse")):
+            row[name] = float(full[j, k])
+            row[f"{name}_lo"], row[f"{name}_hi"] = interval(lambda idx, j=j, k=k: stats_of(idx)[..., j, k], n, boot)
+        row["argmin_share"] = float((picks == h).mean())
+        rows.append(row)
+    return {"n": n, "batch": batch, "reference_H": H, "level": LEVEL, "ref_norm": float(g_ref.mean(0).norm()),
+            "h_best": int(hs[int(full[2].argmin())]), "rows": rows, "seconds": time.perf_counter() - t0}
+
+
 # --- training hook and command line ----------------------------------------------------------------
 def append_csv(run_dir: Path, step: int, summary: dict) -> None:
     """One row per measurement in RUN_DIR/theory.csv: numbers only, a list ``D`` as columns D_0, D_1, …
@@ -858,6 +921,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--eps-v-states", type=int, default=16, help="real states s_h at which eps_v is measured")
     p.add_argument("--eps-v-draws", type=int, default=4, help="policy-noise sequences per state")
     p.add_argument("--eps-v-horizons", default="1,3,10,30", help="rollout lengths H of Q_H, comma-separated")
+    p.add_argument("--hs", default=None, help="instead: the h-sweep (h_sweep) at these h, comma-separated, e.g. 0,1,3,5,10,15")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)
         if args.samples < 2:
@@ -868,11 +932,30 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise ValueError(f"--eps-v-horizons must be integers separated by commas, got {args.eps_v_horizons!r}") from None
         if min(horizons) < 1 or args.eps_v_draws < 2 or args.eps_v_states < 0:
             raise ValueError("--eps-v-horizons must be >= 1, --eps-v-draws >= 2, --eps-v-states >= 0")
+        try:
+            hs = tuple(sorted({int(x) for x in args.hs.split(",")})) if args.hs else ()
+        except ValueError:
+            raise ValueError(f"--hs must be integers separated by commas, got {args.hs!r}") from None
+        if hs and (hs[0] < 0 or hs[-1] < 1):
+            raise ValueError(f"--hs must be >= 0 with a largest h >= 1, got {args.hs!r}")
         agent, states, cfg, step = load_run(Path(args.run_dir))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(cfg.threads)
+    if hs:
+        res = {"run": str(args.run_dir), "env": cfg.env, "sn": cfg.sn, "trained_h": cfg.h, "step": step,
+               **h_sweep(agent, states, Simulator(cfg.env), hs, n=args.samples, seed=args.seed)}
+        if args.json:
+            print(json.dumps(res))
+        else:
+            print(f"{res['env']} step {step}: RP-DP through f̂ against the real unroll at H = {res['reference_H']}, "
+                  f"{res['n']} start states, batch {res['batch']}, {LEVEL:.0%} BCa; argmin of the MSE: h = {res['h_best']}")
+            for r in res["rows"]:
+                print(f"h={r['h']:3d}  bias {r['bias']:.4g} [{r['bias_lo']:.4g}, {r['bias_hi']:.4g}]  "
+                      f"var {r['variance']:.4g} [{r['variance_lo']:.4g}, {r['variance_hi']:.4g}]  "
+                      f"mse {r['mse']:.4g} [{r['mse_lo']:.4g}, {r['mse_hi']:.4g}]  argmin share {r['argmin_share']:.2f}")
+        return 0
     spec = EpsV(states=args.eps_v_states, draws=args.eps_v_draws, horizons=horizons)
     result = measure(agent, states, Simulator(cfg.env), n=args.samples, seed=args.seed, eps_v=spec)
     summary = {"run": str(args.run_dir), "env": cfg.env, "algo": cfg.algo, "sn": cfg.sn, "step": step,
