@@ -149,12 +149,18 @@ class _SimulatorModule(nn.Module):
         return TERMINAL["Hopper-v5"](self.sm.model(s, a, None)).float()
 
 
-def test_eps_f_and_gradient_distance_vanish_for_the_simulator_as_model():
+def _simulator_as_model():
+    """A tiny RP-DP agent whose model is the simulator, its simulator, and contact-free start states."""
     sim = theory.Simulator("Hopper-v5")
     torch.manual_seed(0)
     agent = make_agent(Config.tiny(h=2), 11, 3)
     agent.model = _SimulatorModule(sim)
     states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
+    return agent, sim, states
+
+
+def test_eps_f_and_gradient_distance_vanish_for_the_simulator_as_model():
+    agent, sim, states = _simulator_as_model()
     out = theory.measure(agent, states, sim, n=4, seed=0)["summary"]
     for k in ("eps_f_real", "eps_f_imag", "eps_f_paired", "eps_f_real_units"):
         assert out[k] < 1e-5 * out["L_f_sim_real_q100"], k
@@ -419,11 +425,7 @@ def test_sweep_statistics_through_the_gram_matrices_equal_direct_resampling():
 
 def test_h_sweep_with_the_simulator_as_model_has_no_bias_at_the_reference_h():
     """f̂ = f: at h = H the model estimate is the reference row for row, so b(H) = 0; below H it is not."""
-    sim = theory.Simulator("Hopper-v5")
-    torch.manual_seed(0)
-    agent = make_agent(Config.tiny(h=2), 11, 3)
-    agent.model = _SimulatorModule(sim)
-    states, _ = theory.contact_free_states(sim, 8, np.random.default_rng(5), lift=0.3)
+    agent, sim, states = _simulator_as_model()
     out = theory.h_sweep(agent, states, sim, (0, 2), n=4, seed=0)
     at = {r["h"]: r for r in out["rows"]}
     assert at[2]["bias"] <= 1e-5 * out["ref_norm"] and at[0]["bias"] > 1e-3 * out["ref_norm"]
