@@ -439,7 +439,8 @@ def evaluate_path(claim: str, name: str, inst: dict) -> Evaluation:
     else:  # (C.9) printed or corrected: relative residual of the chain-rule identity, worst trajectory and step
         from verify.appendix_c.derivatives_c9_c13 import STEPS, judge, measure_derivatives
 
-        st = next(s for s in STEPS if s.claim == "C.9" and s.form == name.split("_")[1])
+        form = next(f for f, names in TARGETS["C.9"].items() if name in names)
+        st = next(s for s in STEPS if s.claim == "C.9" and s.form == form)
         t = measure_derivatives(pi, inst["i"], C9_N, 0)  # forward-mode autograd: independent of the identity
         left, right = st.sides(t, t.norms())
         row = judge("C.9", st.form, st.line, pi, left, right, note="exact per trajectory (forward-mode autograd)",
@@ -488,16 +489,15 @@ def chain_sides(inst: dict, name: str, n: int = CHAIN_N, seed: Optional[int] = N
     seed = 57 + h if seed is None else seed  # chains_c7_c24's draws
     c = CH.constants(p)
     t = CH.bias_chain_terms(p, *(CH.sample_paths(p, h, n, seed, "nu", f) for f in ("hat", "true")), h)
-    corrected = name.endswith("corrected")
-    K = CH.k_hat(c, np.arange(h + 1, dtype=float), corrected)
     claim, form = CHAIN_BOUNDS[name]
+    K = CH.k_hat(c, np.arange(h + 1, dtype=float), form == "corrected")
     interval, where = claim in ("C.20", "C.21"), {}
     if claim in ("C.19", "C.22"):
         left, right, i = CH.c19(c, t) if claim == "C.19" else CH.c22(c, t, K, h)
         where = {"i": i}
     elif interval:  # right side of constants only: the left's CLT interval
         left, lo, hi = stats.mean_ci(t["dev_a_n" if claim == "C.20" else "dev_s_n"][:, h], LEVEL)
-        right = CH.c20_c21(claim, c, h, corrected)
+        right = CH.c20_c21(claim, c, h, form == "corrected")
     elif claim == "C.23":
         left, right = CH.c23(c, t, K, h)
     else:
@@ -536,6 +536,7 @@ VAR_BOUNDS = {"c14": ("C.14", "printed", "K_hat"), "c14_corrected": ("C.14", "co
               "c16_collapse_corrected": ("C.16-collapse", "corrected", "K_hat_corrected"),
               "c16_explicit": ("C.16", "explicit", "measured"), "c17": ("C.17", "printed", None)}
 VAR_CLAIMS = ("C.14", "C.15", "C.16", "C.16-collapse", "C.17")
+VAR_ROW_CLAIM = {"C.16-collapse": "C.16"}  # the collapse is a line of (C.16): its rows are (C.16)'s
 VAR_LINES = {"C.14": "E‖∇Q̂ dx̂_h − ∇Q̂(x̄_h) dx̄_h‖ ≤ L_Q̂(dev_h + 2K̂(h))",
              "C.15": "E‖∇_θr(x̂_i) − ∇_θr(x̄_i)‖ ≤ L_r dev_i + 2L_r K̂(i), worst i < h",
              "C.16": "v ≤ ((h L_r + γ^h L_Q̂)(dev_h + 2K̂(h)))² (first line)",
@@ -576,7 +577,7 @@ def variance_sides(inst: dict, name: str, n: int = VAR_CHAIN_N, seed: Optional[i
         left, right, i = CH.c17(c, t)
         where = {"i": i}
     left, right = float(left), float(right) * (1 if ci else 1 + CH.EXACT_SLACK)
-    row = CheckResult(claim[:4], form, {**inst, **where, "line": VAR_LINES[claim], "N": n, "sampled maximiser": t["k"],
+    row = CheckResult(VAR_ROW_CLAIM.get(claim, claim), form, {**inst, **where, "line": VAR_LINES[claim], "N": n, "sampled maximiser": t["k"],
                                         "bound": name}, left,
                       ci or (left, left), right, level=LEVEL,
                       note=f"{n} model trajectories from ζ; x̄ = sampled maximiser of ‖g − E ĝ‖; "
