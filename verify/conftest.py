@@ -16,7 +16,7 @@ QUICK = True
 
 _ROWS: dict[str, dict[str, record.Record]] = defaultdict(dict)  # record mode: module file -> key -> row
 _RAN: dict[str, set[str]] = defaultdict(set)  # record mode: tests that recorded rows
-_ALIVE: dict[str, set[str]] = defaultdict(set)  # every test collected, deselected ones included
+_MODULES: dict[str, object] = {}  # record mode: the test modules collected, to tell a deleted test from an unselected one
 
 
 def _recording(config) -> bool:
@@ -55,7 +55,7 @@ def recorded(request) -> Replay:
 
 
 def pytest_itemcollected(item):
-    _ALIVE[str(item.path)].add(item.name)
+    _MODULES[str(item.path)] = item.module
 
 
 def pytest_collection_modifyitems(config, items):
@@ -74,5 +74,6 @@ def pytest_sessionfinish(session, exitstatus):
     if not _recording(session.config):
         return
     for file, rows in _ROWS.items():
-        path = record.write(file, rows, _RAN[file], _ALIVE[file])
+        module = _MODULES[file]
+        path = record.write(file, rows, _RAN[file], lambda test: callable(getattr(module, test.split("[")[0], None)))
         print(f"\nrecorded {len(rows)} rows: {path.relative_to(record.ROOT.parent)}")

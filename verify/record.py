@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from verify.verdict import RAISES, CheckResult
 
@@ -123,13 +123,14 @@ def row_keys(rows: list[CheckResult]) -> list[str]:
     return out
 
 
-def write(module_file: str, rows: dict[str, Record], ran: set[str], alive: set[str]) -> Path:
+def write(module_file: str, rows: dict[str, Record], ran: set[str], exists: Callable[[str], bool]) -> Path:
     """Rewrite a module's records: the rows of the tests that ran replace theirs; a row of a test that did
-    not run is kept only if that test still exists (``alive``, e.g. a slow test outside this selection)."""
+    not run (outside this selection: a slow test, another node id) is kept while its test function
+    ``exists``."""
     def test_of(key: str) -> str:
         return key.split("::", 1)[0]
 
-    old = {k: v for k, v in load(module_file).items() if test_of(k) not in ran and test_of(k) in alive}
+    old = {k: v for k, v in load(module_file).items() if test_of(k) not in ran and exists(test_of(k))}
     old.update(rows)
     p = path_of(module_file)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -70,9 +70,17 @@ def ordered() -> list[Section]:
     return sorted(SECTIONS.values(), key=lambda s: s.order)
 
 
+def _coarse(x: float) -> float:
+    """x to 9 significant digits: rows whose scores tie up to rounding (a sensitivity row's ratio is the
+    same at every perturbation size) are ranked equal, and the first in the sweep's order decides, on
+    every CPU."""
+    return float(f"{x:.9g}")
+
+
 def worst(results: list[CheckResult]) -> Optional[CheckResult]:
     """The row that decides a sweep: the most confident violation if any is violated, else an
-    inconclusive one, else the tightest holding one (smallest bound / upper limit)."""
+    inconclusive one, else the tightest holding one (smallest bound / upper limit); ties up to
+    rounding go to the first row."""
     if not results:
         return None
 
@@ -80,7 +88,7 @@ def worst(results: list[CheckResult]) -> Optional[CheckResult]:
         # how far the interval sits on the wrong side of the bound, relative to the bound
         lo, hi = r.ci
         b = abs(r.bound) or 1e-300
-        return (lo - r.bound) / b if r.direction == "le" else (r.bound - hi) / b
+        return _coarse((lo - r.bound) / b if r.direction == "le" else (r.bound - hi) / b)
 
     violated = [r for r in results if r.holds is False]
     if violated:
@@ -91,5 +99,6 @@ def worst(results: list[CheckResult]) -> Optional[CheckResult]:
 
     def slack(r: CheckResult) -> float:
         lo, hi = r.ci
-        return (r.bound - hi) / (abs(r.bound) or 1e-300) if r.direction == "le" else (lo - r.bound) / (abs(r.bound) or 1e-300)
+        b = abs(r.bound) or 1e-300
+        return _coarse((r.bound - hi) / b if r.direction == "le" else (lo - r.bound) / b)
     return min(results, key=slack)
