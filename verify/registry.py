@@ -31,6 +31,9 @@ class Section:
     title: str
     results: Callable[[bool], list[CheckResult]]
     order: int = 100
+    #: how closely ``verify.record`` replays its rows with an interval (None: ``record.rtol_for``);
+    #: inconclusive rows are then pinned by verdict only
+    replay_rtol: Optional[float] = None
     figures: list[Callable[[bool, Path], list[Path]]] = field(default_factory=list)
     controls: list[Callable[[bool], list[Control]]] = field(default_factory=list)
 
@@ -38,14 +41,14 @@ class Section:
 SECTIONS: dict[str, Section] = {}
 
 
-def section(claim: str, title: str, order: int = 100):
+def section(claim: str, title: str, order: int = 100, replay_rtol: Optional[float] = None):
     """Register ``fn(quick) -> list[CheckResult]`` as the report section of ``claim``; a second section of
     the same name is an error, not a replacement."""
     if claim in SECTIONS:
         raise ValueError(f"a report section {claim!r} is registered already ({SECTIONS[claim].title})")
 
     def deco(fn):
-        SECTIONS[claim] = Section(claim, title, fn, order)
+        SECTIONS[claim] = Section(claim, title, fn, order, replay_rtol)
         return fn
     return deco
 

@@ -373,7 +373,7 @@ def checks(quick: bool) -> list[CheckResult]:
     return rows + [flat_check(arm, w, quick) for w in windows for arm in ("vanilla", *SN_ARMS)]
 
 
-@section("remark5.5", "Remark 5.5: spectral normalisation and gradient variance", order=25)
+@section("remark5.5", "Remark 5.5: spectral normalisation and gradient variance", order=25, replay_rtol=REPLAY_RTOL)
 def results(quick: bool) -> list[CheckResult]:
     """Every row (Holm's family-wise verdicts are added once, by ``verify.report``)."""
     return checks(quick)
