@@ -23,6 +23,9 @@ bounds.hstar (Prop 5.10, (C.28)-(C.39); CLI ``python -m bounds.hstar``):
     numeric: h1_np(**p), h2_np(**p), h_star_paper_np(**p), h_star_interval_np(**p),
     h_star_interval_paper_np(**p), h_star_derivative_root(**p),
     h_star_argmin(form="explicit"|"corrected", h_max=1000, **p), hstar_report(**p)
+bounds.registry: ``@bound(label, claim, form)`` registers a claim's bound where it is defined (the
+    variance, bias and convergence bounds); ``of_claim(claim)`` lists them, ``kind(expr)`` reads "O" or
+    "explicit" off the expression.
 bounds.numeric:
     Evaluator(expr)(**params) -> LogValue(log, value): vectorised log-space evaluation generated
     by lambdify; ``log`` is the natural log (−inf where the bound is 0), ``value`` = exp(log)
@@ -34,9 +37,8 @@ bounds.numeric:
 from functools import lru_cache
 from importlib import import_module
 
-import sympy as sp
-
 from . import bias, convergence, numeric, symbols, variance
+from .registry import REGISTRY, kind, of_claim  # noqa: F401  (the claims' bounds, registered where defined)
 
 
 def _hstar(name):
@@ -77,9 +79,6 @@ EXPRESSIONS = {
 }
 
 
-def kind(expr) -> str:
-    """"O" for an expression with a hidden O(·) constant (``symbols.O_CONSTANTS``), else "explicit"."""
-    return "O" if sp.sympify(expr).free_symbols & symbols.O_CONSTANTS else "explicit"
 
 
 @lru_cache(maxsize=None)

@@ -9,6 +9,7 @@ bound is +∞).
 """
 import sympy as sp
 
+from .registry import bound
 from .symbols import (C_bias, L_f, beta, L_pi, L_Q, L_r, L_theta, eps_f, eps_v, gamma, h, i, kappa,
                       kappa_prime, tilde)
 from .variance import (K_hat, K_hat_corrected, _action_dev_corrected, _state_dev_corrected, rho)
@@ -51,12 +52,14 @@ def c24():
             + kappa_prime * gamma**h * (L_Q * dev + K_hat(h) * eps_v))
 
 
+@bound("(5.3)", "prop5.8", "printed")
 def bias_printed():
     """Eq. (5.3) of the paper: b_t ≤ C_bias (κ'κ h^4 L̃_f^{3h} L̃_π^{2h} ε_f + κ' h² γ^h L̃_f^{2h} L̃_π^h ε_v)."""
     return C_bias * (kappa_prime * kappa * h**4 * Lf_t**(3 * h) * Lpi_t**(2 * h) * eps_f
                      + kappa_prime * h**2 * gamma**h * Lf_t**(2 * h) * Lpi_t**h * eps_v)
 
 
+@bound("(C.24)", "prop5.8", "explicit")
 def bias_explicit():
     """Eq. (C.24) of the paper (explicit form of Proposition 5.8)."""
     return c24()
@@ -71,6 +74,7 @@ def sup_grad_V():
     return L_r * L_theta / (1 - gamma) * (1 + gamma * (1 + L_pi) * L_f / sp.Max(1 - gamma * rho, 0))
 
 
+@bound("(C.24) corrected", "prop5.8", "corrected")
 def bias_corrected():
     """Corrected (C.24): (C.24)'s structure on the corrected (C.13), (C.20), (C.21) with
     ``kappa_prime_corrected`` for κ' (the change of measure to μ, evaluated at κ = (1 − γ)^{-1/2}), plus the
@@ -84,6 +88,7 @@ def bias_corrected():
             + (gamma**(h + 1) + 2 * beta) * sup_grad_V())
 
 
+@bound("(5.3) corrected", "prop5.8", "corrected")
 def bias_printed_corrected():
     """Corrected (5.3): C_bias (κκ' (h+1)^3 ρ̃^h + κ' γ^h (h+1) ρ̃^h ε_v); no ε_f factor (erratum E5)."""
     rt = sp.Max(rho, 1)

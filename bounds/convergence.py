@@ -5,6 +5,7 @@ worst-case b, v (e.g. the bounds of ``bounds.bias`` / ``bounds.variance``).
 """
 import sympy as sp
 
+from .registry import bound
 from .symbols import C_conv, DeltaJ, G, L, T, b, c, delta, eta, v
 
 
@@ -13,12 +14,14 @@ def c_of_eta():
     return 1 / (eta - L * eta**2)
 
 
+@bound("prop5.2", "prop5.2", "printed")
 def prop52_rhs():
     """Proposition 5.2 of the paper (= end of proof C.1), with b_t = b, v_t = v:
     (4/T) Σ_{t<T} [c (2δ b + η/2 v) + b² + v] + (4c/T) E[J(π_{θ_T}) − J(π_{θ_1})]."""
     return 4 / T * T * (c * (2 * delta * b + eta / 2 * v) + b**2 + v) + 4 * c / T * DeltaJ
 
 
+@bound("prop5.2 corrected", "prop5.2", "corrected")
 def prop52_rhs_corrected():
     """Proposition 5.2 as the proof C.1 establishes it for the unprojected update (4.6) (erratum E10):
     (4/T) Σ_{t<T} [c (η G b + η/2 v) + b² + v] + (4c/T) E[J(π_{θ_T}) − J(π_{θ_0})],
@@ -27,12 +30,14 @@ def prop52_rhs_corrected():
     return 4 / T * T * (c * (eta * G * b + eta / 2 * v) + b**2 + v) + 4 * c / T * DeltaJ
 
 
+@bound("cor5.12", "cor5.12", "printed")
 def cor512_rhs():
     """Corollary 5.12 of the paper: 16δ ε(T)/√T + 4ε(T)²/T + C_conv/√T with ε(T) = Σ_{t<T} b_t = T b."""
     eps_T = T * b
     return 16 * delta * eps_T / sp.sqrt(T) + 4 * eps_T**2 / T + C_conv / sp.sqrt(T)
 
 
+@bound("cor5.12 explicit", "cor5.12", "explicit")
 def cor512_explicit():
     """Proof C.5 before O(·): η = 1/√T, c ≤ 2√T (T ≥ 4L²), Σ b_t² ≤ ε(T)², i.e.
     16δ ε(T)/√T + 4ε(T)²/T + (8/T)·T·v + (8/√T) E[J(π_{θ_T}) − J(π_{θ_1})]."""

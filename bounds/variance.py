@@ -10,6 +10,7 @@ index of the per-step objects, ``h`` the expansion step of the bounds. Forms:
 """
 import sympy as sp
 
+from .registry import bound
 from .symbols import (GeomSum, L_f, L_pi, L_Qhat, L_r, L_theta, N, C_var, e, gamma, h, i, tilde)
 
 Lf_t, Lpi_t = tilde(L_f), tilde(L_pi)
@@ -112,12 +113,14 @@ def lemma_c1_action_corrected(k=i):
 
 # --- Proposition 5.4 ------------------------------------------------------------------------------
 
+@bound("(5.1)", "prop5.4", "printed")
 def variance_printed():
     """Eq. (5.1) of the paper: v_t ≤ C_var (h^8 L̃_f^{6h} L̃_π^{4h} + γ^{2h} h^6 L̃_f^{6h} L̃_π^{4h}) / N."""
     rate = Lf_t**(6 * h) * Lpi_t**(4 * h)
     return C_var * (h**8 * rate + gamma**(2 * h) * h**6 * rate) / N
 
 
+@bound("(C.16)", "prop5.4", "explicit")
 def variance_explicit():
     """Eq. (C.16) of the paper before O(·), divided by N:
     ((h L_r + γ^h L_Q̂)(Lemma C.1 state + Lemma C.1 action + 2K̂(h)))² / N."""
@@ -125,12 +128,14 @@ def variance_explicit():
     return ((h * L_r + gamma**h * L_Qhat) * inner) ** 2 / N
 
 
+@bound("(C.16) corrected", "prop5.4", "corrected")
 def variance_corrected():
     """Corrected (C.16): (C.16)'s structure on the corrected per-step bounds (errata E1-E3)."""
     inner = lemma_c1_state_corrected(h) + lemma_c1_action_corrected(h) + 2 * K_hat_corrected(h)
     return ((h * L_r + gamma**h * L_Qhat) * inner) ** 2 / N
 
 
+@bound("(5.1) corrected", "prop5.4", "corrected")
 def variance_printed_corrected():
     """Corrected (5.1): v_t ≤ C_var (h+1)^6 ρ̃^{2h} / N, ρ̃ = max(ρ, 1) (valid at h = 0, erratum E4)."""
     return C_var * (h + 1) ** 6 * tilde(rho) ** (2 * h) / N

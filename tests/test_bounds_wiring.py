@@ -1,5 +1,6 @@
 """bounds/__init__: the name table and the lazy hstar entries build the same objects as the modules."""
 import math
+from importlib import import_module
 
 import pytest
 import sympy
@@ -50,3 +51,32 @@ def test_split_signs_of_c30():
     assert float(Q.subs(p)) == pytest.approx((1.7**6 / 4 + 1.7**4 * 0.64) * 0.9**3.4 * ell, rel=1e-12)
     lp = hstar._gp_sign_log(h=1.7, gamma=0.9, eps_f=0.3, eps_v=0.8, N=4)
     assert float(lp) == pytest.approx(math.log(float(P.subs(p))) - math.log(float(Q.subs(p))), rel=1e-12)
+
+
+def test_the_claims_bounds_are_registered_with_their_label_form_and_kind():
+    got = {(b.claim, b.label): (b.name, b.form, b.kind) for b in bounds.REGISTRY.values()}
+    assert got == {
+        ("prop5.4", "(5.1)"): ("variance_printed", "printed", "O"),
+        ("prop5.4", "(C.16)"): ("variance_explicit", "explicit", "explicit"),
+        ("prop5.4", "(C.16) corrected"): ("variance_corrected", "corrected", "explicit"),
+        ("prop5.4", "(5.1) corrected"): ("variance_printed_corrected", "corrected", "O"),
+        ("prop5.8", "(5.3)"): ("bias_printed", "printed", "O"),
+        ("prop5.8", "(C.24)"): ("bias_explicit", "explicit", "explicit"),
+        ("prop5.8", "(C.24) corrected"): ("bias_corrected", "corrected", "explicit"),
+        ("prop5.8", "(5.3) corrected"): ("bias_printed_corrected", "corrected", "O"),
+        ("prop5.2", "prop5.2"): ("prop52_rhs", "printed", "explicit"),
+        ("prop5.2", "prop5.2 corrected"): ("prop52_rhs_corrected", "corrected", "explicit"),
+        ("cor5.12", "cor5.12"): ("cor512_rhs", "printed", "O"),
+        ("cor5.12", "cor5.12 explicit"): ("cor512_explicit", "explicit", "explicit")}
+    assert list(bounds.of_claim("prop5.8")) == ["(5.3)", "(C.24)", "(C.24) corrected", "(5.3) corrected"]
+    for b in bounds.REGISTRY.values():
+        assert getattr(import_module(f"bounds.{b.fn.__module__.split('.')[-1]}"), b.name) is b.fn
+
+
+def test_a_bound_registered_twice_or_in_an_unknown_form_is_refused():
+    from bounds.registry import bound
+
+    with pytest.raises(ValueError, match="registered already"):
+        bound("(5.3)", "prop5.8", "printed")(lambda: 0)
+    with pytest.raises(ValueError, match="form must be one of"):
+        bound("x", "prop5.8", "loose")

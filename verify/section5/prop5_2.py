@@ -51,7 +51,6 @@ import numpy as np
 from scipy.stats import norm
 
 import bounds
-from bounds import convergence as BC
 from bounds.numeric import direct
 from verify import stats
 from verify.appendix_c.smoothness_c1_c5 import OffsetToy
@@ -63,12 +62,8 @@ from verify.verdict import CheckResult, Control
 TOYS = {5: OffsetToy(H=5), 60: OffsetToy(H=60)}
 TOY = TOYS[60]
 #: name -> (claim, form, sympy right-hand side)
-BOUNDS = {
-    "prop5.2": ("prop5.2", "printed", BC.prop52_rhs),
-    "prop5.2 corrected": ("prop5.2", "corrected", BC.prop52_rhs_corrected),
-    "cor5.12": ("cor5.12", "printed", BC.cor512_rhs),
-    "cor5.12 explicit": ("cor5.12", "explicit", BC.cor512_explicit),
-}
+#: label -> (claim, form, constructor): the bounds ``bounds`` registers for Prop 5.2 and Cor 5.12
+BOUNDS = {label: (b.claim, b.form, b.fn) for claim in ("prop5.2", "cor5.12") for label, b in bounds.of_claim(claim).items()}
 
 
 @dataclass(frozen=True)
