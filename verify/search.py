@@ -79,10 +79,7 @@ CAP = 50.0  # log ratio credited to a bound of 0 under a positive measurement
 
 #: claim -> form -> bound names of ``bounds.EXPRESSIONS`` (the first is the default)
 TARGETS = {
-    "prop5.4": {"printed": ("variance_printed",), "explicit": ("variance_explicit",),
-                "corrected": ("variance_corrected", "variance_printed_corrected")},
-    "prop5.8": {"printed": ("bias_printed",), "explicit": ("bias_explicit",),
-                "corrected": ("bias_corrected", "bias_printed_corrected")},
+    **{c: search_families.claim_targets(c) for c in ("prop5.4", "prop5.8")},
     "C.10": {"printed": ("c10",), "corrected": ("c10_corrected",)},
     "C.12": {"printed": ("c12",), "corrected": ("c12_corrected",)},
     "C.13": {"printed": ("K_hat",), "corrected": ("K_hat_corrected",)},
@@ -610,9 +607,9 @@ QUICK_BUDGET, FULL_BUDGET = 100, 1500
 #: claims whose evaluations are Monte Carlo or slow (a second or more): smaller budgets (quick, full)
 SLOW_BUDGETS = {"lemmaC.1": (40, 300), "C.9": (20, 200), "prop5.10": (30, 200), "prop5.4-sine": (30, 200),
                 **{c: (40, 300) for c in ("C.19", "C.20", "C.21", "C.22", "C.23", "C.24")}, **search_families.BUDGETS}
-#: bounds with an O(·) constant (C_var, C_bias, C_conv, C_h), read as 1
-O_FORMS = ("variance_printed", "variance_printed_corrected", "bias_printed", "bias_printed_corrected", "cor512_rhs",
-           "hstar_paper")
+#: bounds with an O(·) constant (C_var, C_bias, C_conv, C_h), read as 1: the registered ones of kind "O"
+#: (``bounds.registry``) and Prop 5.10's h*, whose O(·) the search family states itself
+O_FORMS = (*(b.name for b in bounds.REGISTRY.values() if b.kind == "O"), "hstar_paper")
 
 
 def report_budget(claim: str, quick: bool) -> int:

@@ -98,6 +98,15 @@ class Family:
     reverify: Optional[Callable[[str, str, dict], dict]] = None
 
 
+def claim_targets(claim: str) -> dict[str, tuple[str, ...]]:
+    """form -> names of the bounds ``bounds`` registers for ``claim``, in their order (the first is a
+    form's default)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for b in bounds.of_claim(claim).values():
+        out[b.form] = out.get(b.form, ()) + (b.name,)
+    return out
+
+
 def ratio(measured: float, bound: float) -> float:
     """measured / bound, read as 0 where a lower bound (``ge`` rows pass bound / measured) is ≤ 0."""
     if bound > 0:
@@ -176,10 +185,8 @@ OFFSET_VARS = [Var("A", -1.0, 1.0), Var("B", 0.1, 2.0), Var("K", -1.0, 1.0), Var
 RUNS = 200  # simulated runs for δ = max |θ_t|, as prop5_2's quick configuration
 GH_NODES = 40
 #: bound name -> (claim, form, the name in ``verify.section5.prop5_2.BOUNDS``)
-CONV_BOUNDS = {"prop52_rhs": ("prop5.2", "printed", "prop5.2"),
-               "prop52_rhs_corrected": ("prop5.2", "corrected", "prop5.2 corrected"),
-               "cor512_rhs": ("cor5.12", "printed", "cor5.12"),
-               "cor512_explicit": ("cor5.12", "explicit", "cor5.12 explicit")}
+#: bound name -> (claim, form, label) of the registered bounds of Prop 5.2 and Cor 5.12 (``bounds.registry``)
+CONV_BOUNDS = {b.name: (b.claim, b.form, b.label) for c in ("prop5.2", "cor5.12") for b in bounds.of_claim(c).values()}
 
 
 def offset_instance(x: dict) -> dict:
@@ -760,8 +767,7 @@ TARGETS = {
     # the change of measure; its Cauchy–Schwarz form E_ζφ ≤ κ(E_νφ²)^{1/2} is a theorem, not searched
     "lemmaC.3-kappa": {"printed": ("kappa_step",)},
     "C.9": {"printed": ("c9_printed",), "corrected": ("c9_corrected",)},
-    "prop5.2": {"printed": ("prop52_rhs",), "corrected": ("prop52_rhs_corrected",)},
-    "cor5.12": {"printed": ("cor512_rhs",), "explicit": ("cor512_explicit",)},
+    **{c: claim_targets(c) for c in ("prop5.2", "cor5.12")},
     "prop5.10": {"printed": ("hstar_paper",), "corrected": ("hstar_interval_upper", "hstar_interval_lower")},
     "prop5.4-sine": dict(zip(("printed", "explicit", "corrected"), _V)),
     **{c: {f: tuple(n for n, v in C4_BOUNDS.items() if v[:2] == (c, f)) for f in ("printed", "corrected")
