@@ -282,13 +282,12 @@ def probe_section(quick: bool) -> list[CheckResult]:
 
 
 def _positive(name):
+    finite = hstar._finite_float(name)  # bounds.hstar's parser, then the sign
+
     def conv(text):
-        try:
-            x = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--{name} must be a number, got {text!r}") from None
-        if not (math.isfinite(x) and x > 0):
-            raise argparse.ArgumentTypeError(f"--{name} must be finite and > 0, got {text!r}")
+        x = finite(text)
+        if x <= 0:
+            raise argparse.ArgumentTypeError(f"--{name} must be > 0, got {text!r}")
         return x
     return conv
 
