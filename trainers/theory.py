@@ -726,6 +726,21 @@ def _gradient_statistics(out: dict, g_model: Tensor, g_sim: Tensor, rng: np.rand
         out[f"{name}_lo"], out[f"{name}_hi"] = interval(lambda idx, f=f: f(sq(idx)), n, rng)
 
 
+def start_states(states: np.ndarray, sim: Simulator, n: int, seed: int) -> tuple[Tensor, float]:
+    """``n`` start states drawn from raw replay observations by a generator of their own (``seed``), and
+    the fraction of observations left out: a velocity-clipped observation determines no state."""
+    raw = np.asarray(states, np.float64)
+    ok = ~(np.abs(raw[:, sim.nq - 1:]) >= VELOCITY_CLIP).any(1)
+    pick = np.random.default_rng(seed).choice(np.flatnonzero(ok), size=min(n, int(ok.sum())), replace=False)
+    return torch.tensor(raw[pick], dtype=torch.float32), float((~ok).mean())
+
+
+def along_simulator(vx: instrument.ValueExpansion, simm: SimulatorModel, agent) -> instrument.ValueExpansion:
+    """The same estimator along the real trajectories: the simulator's step and reward, the env's
+    termination rule, the agent's policy and critic (measurement 5's reference)."""
+    return dataclasses.replace(vx, model=simm.model, reward=simm.reward, done_prob=None, terminal=agent.terminal)
+
+
 def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 0, chunk: int = 8,
             n_fd: int = 4, eps_v: EpsV = EpsV()) -> dict:
     """All six measurements at the agent's current iterate, from ``n`` start states drawn from
@@ -748,16 +763,12 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
     h = agent.cfg.h
     vx = instrument.value_expansion(agent)
     scale = model_scale(agent)
-    raw = np.asarray(states, np.float64)
-    ok = ~(np.abs(raw[:, sim.nq - 1:]) >= VELOCITY_CLIP).any(1)  # a clipped observation has no state
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(np.flatnonzero(ok), size=min(n, int(ok.sum())), replace=False)
+    s0, clipped = start_states(states, sim, n, seed)
     boot = np.random.default_rng(np.random.SeedSequence([seed, 2]))  # the intervals' resamples
-    s0 = torch.tensor(raw[pick], dtype=torch.float32)
     n = s0.shape[0]
     noise = vx.sample_noise(h, n, torch.Generator().manual_seed(seed))
     simm = SimulatorModel(sim)
-    out: dict = {"h": h, "n": n, "replay_clipped_fraction": float((~ok).mean()), "normalised": scale is not None,
+    out: dict = {"h": h, "n": n, "replay_clipped_fraction": clipped, "normalised": scale is not None,
                  "level": LEVEL}
     detail: dict = {}
     with instrument.measuring(vx):
@@ -793,8 +804,8 @@ def measure(agent, states: np.ndarray, sim: Simulator, n: int = 32, seed: int = 
             for suffix, gp in zip(("", "_units"), gps):
                 _growth_statistics(out, detail, name, gp, alive[name], suffix)
         # 5. the RP-DP gradient through f̂, r̂ against the same estimator along the real trajectories
-        ref = dataclasses.replace(vx, model=simm.model, reward=simm.reward, done_prob=None, terminal=agent.terminal)
-        _gradient_statistics(out, rp_gradients(vx, s0, noise, h), rp_gradients(ref, s0, noise, h), boot)
+        _gradient_statistics(out, rp_gradients(vx, s0, noise, h), rp_gradients(along_simulator(vx, simm, agent), s0, noise, h),
+                             boot)
         # 6. ε_v of (4.8) at the real s_h (alive, a determined state) and the imagined ŝ_h of the same s_0
         s_h = paths["real"].s[h]
         usable = alive_all[h].bool() & ~(s_h[:, sim.nq - 1:].abs() >= VELOCITY_CLIP).any(1)
@@ -840,15 +851,10 @@ def h_sweep(agent, states: np.ndarray, sim: Simulator, hs: tuple[int, ...], n: i
     t0 = time.perf_counter()
     H, batch = max(hs), batch or agent.cfg.batch_size
     vx = instrument.value_expansion(agent)
-    raw = np.asarray(states, np.float64)
-    ok = ~(np.abs(raw[:, sim.nq - 1:]) >= VELOCITY_CLIP).any(1)
-    rng = np.random.default_rng(seed)
-    s0 = torch.tensor(raw[rng.choice(np.flatnonzero(ok), size=min(n, int(ok.sum())), replace=False)],
-                      dtype=torch.float32)
+    s0, _ = start_states(states, sim, n, seed)
     n = s0.shape[0]
     noise = vx.sample_noise(H, n, torch.Generator().manual_seed(seed))
-    simm = SimulatorModel(sim)
-    ref = dataclasses.replace(vx, model=simm.model, reward=simm.reward, done_prob=None, terminal=agent.terminal)
+    ref = along_simulator(vx, SimulatorModel(sim), agent)
     with instrument.measuring(vx):
         g_ref = rp_gradients(ref, s0, noise, H)
         grams = []
